@@ -1,0 +1,39 @@
+# Two entry points for a fresh machine with Python 3.11:
+#   make book   install everything into .venv, then build the book into _build/html
+#   make test   install everything into .venv, then lint and run every test
+#               (unit tests, every notebook under nbval, the -W book build)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export COMPANION_PROGRESS ?= 0
+export PYTHONHASHSEED = 0
+
+.PHONY: book test lint bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build -W --keep-going .
+	@echo "Open _build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest's exit code 5 means it collected no test: that is a failure here, never a pass.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$status
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/chapters.py
+
+clean:
+	rm -rf _build .pytest_cache

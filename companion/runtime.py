@@ -1,0 +1,74 @@
+"""How the course's code runs: seeds, device and progress bars.
+
+Every chapter calls :func:`seed_everything` once at the top so its numbers
+repeat from run to run. Long loops wrap their iterable in :func:`progress`,
+which is silent when the environment variable ``COMPANION_PROGRESS`` is ``0``
+(the tests and the book build set it).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+__all__ = ["default_device", "progress", "progress_enabled", "seed_everything"]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch, and ask torch for deterministic kernels.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+
+    Returns
+    -------
+    torch.Generator
+        A CPU generator seeded with ``seed``, for code that takes its
+        randomness as an argument.
+
+    Notes
+    -----
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` makes torch
+    pick deterministic kernels where they exist and warn (not fail) where they
+    do not. On the CPU every operation this course uses is deterministic.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding the legacy global generator is the point
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    # cuBLAS needs this for deterministic matrix products on the GPU.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return torch.Generator().manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """CUDA when it is available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def progress_enabled() -> bool:
+    """False when the environment variable ``COMPANION_PROGRESS`` is ``0``."""
+    return os.environ.get("COMPANION_PROGRESS", "1").strip() != "0"
+
+
+def progress(iterable: Iterable[T], desc: str | None = None, **kwargs) -> Iterator[T]:
+    """Wrap ``iterable`` in a ``tqdm.auto`` bar (a widget in Jupyter, text elsewhere).
+
+    Silent when ``COMPANION_PROGRESS=0``. Extra keyword arguments go to tqdm.
+    """
+    return iter(tqdm(iterable, desc=desc, disable=not progress_enabled(), leave=False, **kwargs))

@@ -1,0 +1,245 @@
+"""One seeded training loop for every chapter, with a per-batch hook.
+
+The loop is plain minibatch gradient descent::
+
+    for each epoch:
+        for each shuffled batch (x_b, y_b):
+            loss = loss_fn(model, x_b, y_b)     # the hook
+            optimiser step on loss
+
+Chapters change *what a batch's loss is*, never the loop: the default hook is
+the cross-entropy on hard labels; defensive distillation passes soft labels and
+a temperature loss (chapter 2); adversarial training builds adversarial
+examples inside the hook against the current model (chapter 3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion.data import Digits, batches
+from companion.models import build_model
+from companion.runtime import default_device, progress
+from companion.validation import (
+    check_labels,
+    check_positive,
+    check_positive_int,
+    check_same_length,
+    check_tensor,
+)
+
+__all__ = [
+    "History",
+    "LossFn",
+    "TrainConfig",
+    "accuracy",
+    "cross_entropy_loss",
+    "predict_logits",
+    "train",
+    "train_classifier",
+]
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+"""A per-batch hook: ``loss_fn(model, x_b, y_b) -> scalar loss tensor``."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train`. Defaults train the digits MLP to about 97%."""
+
+    epochs: int = 30  # passes over the training set
+    batch_size: int = 64  # samples per gradient step
+    lr: float = 1e-3  # learning rate
+    optimizer: str = "adam"  # "adam" or "sgd" (with momentum 0.9)
+    weight_decay: float = 0.0  # L2 penalty added by the optimiser
+    seed: int = 0  # seeds the shuffle order (and the initial weights in train_classifier)
+
+    def __post_init__(self) -> None:
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+
+
+@dataclass
+class History:
+    """What :func:`train` measured, one entry per epoch."""
+
+    loss: list[float] = field(default_factory=list)  # mean training loss of the epoch
+    train_accuracy: list[float] = field(default_factory=list)  # empty for soft labels
+    test_accuracy: list[float] = field(default_factory=list)  # empty without a test set
+    seconds: float = 0.0  # wall time of the whole run
+
+
+def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The default hook: mean cross-entropy of ``model(x)`` against labels ``y``."""
+    return F.cross_entropy(model(x), y)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Logits ``(N, K)`` of ``model`` on ``x`` in eval mode, batched, on the CPU.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor("x", x, floating=True)
+    check_positive_int("batch_size", batch_size)
+    was_training = model.training
+    device = _device_of(model)
+    try:
+        model.eval()
+        outputs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of samples whose arg-max logit equals the label, in [0, 1].
+
+    ``x``: ``(N, ...)`` inputs; ``y``: ``(N,)`` int64 labels.
+    """
+    check_tensor("x", x, floating=True)
+    check_labels("y", y)
+    check_same_length("x", x, "y", y)
+    if len(y) == 0:
+        raise ValueError("x and y must hold at least one sample, got 0")
+    logits = predict_logits(model, x)  # (N, K)
+    check_labels("y", y, num_classes=logits.shape[1])
+    return (logits.argmax(dim=1) == y).float().mean().item()
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+def train(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig = TrainConfig(),
+    *,
+    loss_fn: LossFn = cross_entropy_loss,
+    x_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+    device: torch.device | None = None,
+) -> History:
+    """Train ``model`` in place with minibatches; return the per-epoch history.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps a batch ``(B, ...)`` to logits ``(B, K)``. Moved to ``device``.
+    x : torch.Tensor
+        ``(N, ...)`` float training inputs.
+    y : torch.Tensor
+        ``(N,)`` int64 labels, or ``(N, K)`` float soft labels (for a hook
+        that expects them, as in defensive distillation).
+    config : TrainConfig
+        Epochs, batch size, optimiser, learning rate and the shuffle seed.
+    loss_fn : callable
+        The per-batch hook ``loss_fn(model, x_b, y_b) -> scalar``; by default
+        :func:`cross_entropy_loss`.
+    x_test, y_test : torch.Tensor, optional
+        A labelled test set whose accuracy is recorded after every epoch.
+    device : torch.device, optional
+        Defaults to CUDA when available, else the CPU.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(model, x, y), got {loss_fn!r}")
+    check_tensor("x", x, floating=True)
+    check_tensor("y", y, ndim=(1, 2))
+    check_same_length("x", x, "y", y)
+    hard_labels = y.ndim == 1
+    if hard_labels:
+        check_labels("y", y)
+    if (x_test is None) != (y_test is None):
+        raise ValueError("x_test and y_test must be given together")
+
+    device = device or default_device()
+    model.to(device)
+    optimizer = _make_optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    history = History()
+    was_training = model.training
+    start = time.perf_counter()
+    try:
+        bar = progress(range(config.epochs), desc="training", unit="epoch")
+        for _ in bar:
+            model.train()
+            total, count = 0.0, 0
+            for x_b, y_b in batches(x, y, config.batch_size, shuffle=True, generator=generator):
+                x_b, y_b = x_b.to(device), y_b.to(device)
+                loss = loss_fn(model, x_b, y_b)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(x_b)
+                count += len(x_b)
+            history.loss.append(total / count)
+            if hard_labels:
+                history.train_accuracy.append(accuracy(model, x, y))
+            if x_test is not None:
+                history.test_accuracy.append(accuracy(model, x_test, y_test))
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+    finally:
+        model.train(was_training)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def train_classifier(
+    data: Digits,
+    model_name: str = "mlp",
+    config: TrainConfig = TrainConfig(),
+    *,
+    loss_fn: LossFn = cross_entropy_loss,
+    **model_kwargs,
+) -> tuple[nn.Module, History]:
+    """Build a shared digits classifier with seeded weights and train it.
+
+    The initial weights are drawn from ``config.seed`` without touching the
+    global random state, so the same config always gives the same model.
+    Returns the trained model (in eval mode) and its history.
+    """
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = build_model(model_name, **model_kwargs)
+    history = train(
+        model,
+        data.x_train,
+        data.y_train,
+        config,
+        loss_fn=loss_fn,
+        x_test=data.x_test,
+        y_test=data.y_test,
+    )
+    return model.eval(), history

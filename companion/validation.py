@@ -1,0 +1,108 @@
+"""Argument checks shared by the companion's public functions.
+
+Each check raises a ``TypeError`` or ``ValueError`` that names the argument,
+says what was expected and what was given, in the spirit of scikit-learn's
+``sklearn.utils.validation``. Internal invariants use ``assert`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "check_in_unit_box",
+    "check_labels",
+    "check_positive",
+    "check_positive_int",
+    "check_probability",
+    "check_same_length",
+    "check_tensor",
+]
+
+
+def check_tensor(
+    name: str,
+    value: object,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    floating: bool | None = None,
+) -> torch.Tensor:
+    """Check that ``value`` is a tensor with ``ndim`` dimensions (one of, if a sequence).
+
+    ``floating=True`` asks for a floating dtype, ``False`` for an integer one.
+    Returns the tensor unchanged.
+    """
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.ndim not in allowed:
+            wanted = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name} must have {wanted} dimensions, got shape {tuple(value.shape)}")
+    if floating is True and not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {value.dtype}")
+    integer = not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
+    if floating is False and not integer:
+        raise TypeError(f"{name} must have an integer dtype (torch.int64), got {value.dtype}")
+    return value
+
+
+def check_in_unit_box(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Check that every entry of the floating tensor ``x`` lies in [0, 1]."""
+    check_tensor(name, x, floating=True)
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{x.min().item():.4g}, {x.max().item():.4g}]"
+        )
+    return x
+
+
+def check_labels(name: str, y: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
+    """Check that ``y`` is a 1-d integer tensor of class indices in [0, num_classes)."""
+    check_tensor(name, y, ndim=1, floating=False)
+    if not y.numel():
+        return y
+    if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
+        wanted = f"[0, {num_classes - 1}]" if num_classes is not None else "0, 1, 2, ..."
+        raise ValueError(
+            f"{name} must hold class indices in {wanted}, got values in [{y.min().item()}, {y.max().item()}]"
+        )
+    return y
+
+
+def check_same_length(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Check that ``a`` and ``b`` have the same first dimension."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same number of samples, got {a.shape[0]} and {b.shape[0]}"
+        )
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Check that ``value`` is an int >= 1 (bool is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def check_positive(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """Check that ``value`` is a real number > 0 (>= 0 with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return float(value)
+
+
+def check_probability(name: str, value: object) -> float:
+    """Check that ``value`` is a real number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return float(value)

@@ -1,0 +1,73 @@
+import ipywidgets
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from companion.plotting import COLORS, digit_grid, learning_curves, prediction_figure
+from companion.training import History
+from companion.widgets import explorer
+
+
+def test_digit_grid_titles_labels_and_marks_mistakes_in_red():
+    images = torch.rand(12, 64)
+    labels, predictions = torch.arange(12) % 10, torch.arange(12) % 10
+    predictions[3] = 9
+    fig = digit_grid(images, labels=labels, predictions=predictions, ncols=5)
+    assert isinstance(fig, Figure)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert len(fig.axes) == 15 and len(titled) == 12
+    assert titled[3].get_title() == "y=3 pred=9"
+    assert titled[3].title.get_color() == "#d62728" and titled[2].title.get_color() == "black"
+
+
+def test_digit_grid_signed_mode_is_centred_on_zero():
+    fig = digit_grid(torch.randn(3, 1, 8, 8) * 0.2, signed=True)
+    low, high = fig.axes[0].images[0].get_clim()
+    assert low == -high
+
+
+def test_digit_grid_rejects_bad_input():
+    with pytest.raises(ValueError, match="labels must have 3 entries"):
+        digit_grid(torch.rand(3, 64), labels=torch.arange(4))
+    with pytest.raises(ValueError, match="at least one image"):
+        digit_grid(torch.rand(0, 64))
+    with pytest.raises(TypeError, match="images must have a floating dtype"):
+        digit_grid(torch.ones(2, 64, dtype=torch.int64))
+
+
+def test_learning_curves_and_prediction_figure():
+    history = History(loss=[1.0, 0.5], train_accuracy=[0.8, 0.9], test_accuracy=[0.7, 0.85])
+    fig = learning_curves(history)
+    assert len(fig.axes[1].lines) == 2
+    with pytest.raises(ValueError, match="at least one epoch"):
+        learning_curves(History())
+    p = torch.softmax(torch.arange(10.0), dim=0)
+    fig = prediction_figure(p, torch.rand(64), label=9)
+    assert fig.axes[1].get_title().startswith("prediction 9")
+    with pytest.raises(ValueError, match="image must hold 64 pixels"):
+        prediction_figure(p, torch.rand(65))
+    assert set(COLORS) >= {"gru", "lstm", "rnn", "standard", "distilled"}
+
+
+def test_explorer_draws_on_creation_and_on_change():
+    calls = []
+
+    def draw(k):
+        calls.append(k)
+        fig, ax = plt.subplots()
+        ax.set_title(str(k))
+        return fig
+
+    panel = explorer(draw, k=(0, 5))
+    assert isinstance(panel, ipywidgets.interactive)
+    assert calls == [2]  # ipywidgets starts an integer slider at its middle
+    panel.children[0].value = 4
+    assert calls[-1] == 4
+
+
+def test_explorer_rejects_bad_arguments():
+    with pytest.raises(TypeError, match="draw must be a function"):
+        explorer(42, k=(0, 1))
+    with pytest.raises(ValueError, match="at least one control"):
+        explorer(lambda: None)

@@ -1,0 +1,60 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import companion
+from companion.runtime import default_device, progress, progress_enabled
+
+
+def test_seed_everything_repeats_python_numpy_and_torch():
+    def draws():
+        g = companion.seed_everything(123)
+        legacy = np.random.rand()  # noqa: NPY002 - the legacy global generator is what we seed
+        return random.random(), legacy, torch.rand(3), torch.rand(2, generator=g)
+
+    a, b = draws(), draws()
+    assert a[0] == b[0] and a[1] == b[1]
+    assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
+    companion.seed_everything(124)
+    assert not torch.equal(torch.rand(3), a[2])
+
+
+def test_seed_everything_asks_for_deterministic_algorithms():
+    companion.seed_everything(0)
+    assert torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "match"),
+    [
+        (-1, ValueError, "seed must be >= 0, got -1"),
+        (1.5, TypeError, "seed must be an int"),
+        (True, TypeError, "seed must be an int"),
+        ("0", TypeError, "got str"),
+    ],
+)
+def test_seed_everything_rejects_bad_seeds(seed, error, match):
+    with pytest.raises(error, match=match):
+        companion.seed_everything(seed)
+
+
+def test_progress_is_silent_when_disabled(monkeypatch, capsys):
+    monkeypatch.setenv("COMPANION_PROGRESS", "0")
+    assert not progress_enabled()
+    assert list(progress(range(3), desc="x")) == [0, 1, 2]
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_progress_shows_a_bar_when_enabled(monkeypatch, capsys):
+    monkeypatch.setenv("COMPANION_PROGRESS", "1")
+    assert progress_enabled()
+    assert list(progress(range(3), desc="work")) == [0, 1, 2]
+    assert "work" in capsys.readouterr().err
+
+
+def test_default_device_is_cpu_without_cuda():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert default_device().type == expected
