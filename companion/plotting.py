@@ -1,14 +1,15 @@
 """One look for every figure in the course, and the plots chapters share.
 
-Helpers build their figures inside ``matplotlib.rc_context(STYLE)`` and return
-the ``Figure``; in a notebook, assign it (``fig = digit_grid(...)``) and Jupyter
+Helpers build their figures inside :func:`style_context` and return the
+``Figure``; in a notebook, assign it (``fig = digit_grid(...)``) and Jupyter
 shows it once. :data:`COLORS` gives each model or method one colour across
 all chapters (a GRU is always the same green).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 
 import matplotlib.pyplot as plt
@@ -25,6 +26,7 @@ __all__ = [
     "digit_grid",
     "learning_curves",
     "prediction_figure",
+    "style_context",
     "use_style",
 ]
 
@@ -68,10 +70,26 @@ def use_style() -> None:
     plt.rcParams.update(STYLE)
 
 
+@contextmanager
+def style_context() -> Iterator[None]:
+    """Apply :data:`STYLE` inside a ``with`` block, then restore those keys only.
+
+    Not ``plt.rc_context``: that restores *every* rcParam, including the
+    ``interactive`` flag that Jupyter's inline backend switches on when the
+    first figure is made, so figures after the first would silently not show.
+    """
+    saved = {key: plt.rcParams[key] for key in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
 def _styled(function):
     @wraps(function)
     def wrapper(*args, **kwargs):
-        with plt.rc_context(STYLE):
+        with style_context():
             return function(*args, **kwargs)
 
     return wrapper

@@ -71,3 +71,21 @@ def test_explorer_rejects_bad_arguments():
         explorer(42, k=(0, 1))
     with pytest.raises(ValueError, match="at least one control"):
         explorer(lambda: None)
+
+
+def test_every_figure_shows_in_a_real_kernel():
+    """Regression: styling must not switch off the inline backend's interactive mode,
+    or every figure after the first one in a notebook is silently not displayed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "import torch\nfrom companion import plotting",
+        "fig = plotting.digit_grid(torch.rand(3, 64))",
+        "fig = plotting.digit_grid(torch.rand(3, 64))",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    shown = ["image/png" in o.get("data", {}) for c in nb.cells[1:] for o in c.outputs]
+    assert shown == [True, True, True]
