@@ -40,6 +40,8 @@ def test_config_executes_notebooks_strictly_and_has_launch_buttons():
     assert config["repository"]["url"].startswith("https://github.com/")
     assert config["repository"]["branch"] == "main"
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert "sphinx_exercise" in config["sphinx"]["extra_extensions"]
     assert config["bibtex_bibfiles"] == ["book/references.bib"]
     assert config["only_build_toc_files"] is True

@@ -1,0 +1,107 @@
+"""Launch paths: Binder's requirements in step with the root's, and the Colab cell in every chapter."""
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from companion.notebooks import (
+    ensure_launch_cell,
+    launch_cell_problems,
+    launch_cell_source,
+    repository_url,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+URL = repository_url(ROOT / "_config.yml")
+
+
+def requirements(text: str) -> dict[str, str]:
+    """``{package: specifier}`` of a requirements file; options and comments are left out."""
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        name, spec = re.match(r"([A-Za-z0-9_.\-\[\]]+)\s*(.*)", line).groups()
+        pins[name.lower()] = spec.replace(" ", "")
+    return pins
+
+
+def requirement_differences(root_text: str, binder_text: str) -> list[str]:
+    """Differences between the two files other than the torch source (``+cpu``)."""
+    root, binder = requirements(root_text), requirements(binder_text)
+    problems = [f"{name} only in requirements.txt" for name in root.keys() - binder.keys()]
+    problems += [f"{name} only in binder/requirements.txt" for name in binder.keys() - root.keys()]
+    for name in root.keys() & binder.keys():
+        if name == "torch" and binder[name] == root[name] + "+cpu":
+            continue
+        if root[name] != binder[name]:
+            problems.append(f"{name}: {root[name]!r} vs {binder[name]!r}")
+    return problems
+
+
+def test_binder_requirements_match_the_root_ones_but_for_the_cpu_torch():
+    root = (ROOT / "requirements.txt").read_text()
+    binder = (ROOT / "binder" / "requirements.txt").read_text()
+    assert requirement_differences(root, binder) == []
+    assert "-e ." in root.splitlines() and "-e ." not in binder.splitlines()  # postBuild installs it
+    assert any(line.startswith("--extra-index-url") and "/whl/cpu" in line for line in binder.splitlines())
+    assert not any(line.startswith("--extra-index-url") for line in root.splitlines())
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    assert "--no-cache-dir" in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_the_sync_check_fails_when_a_dependency_is_added_to_one_file_only():
+    root = (ROOT / "requirements.txt").read_text()
+    binder = (ROOT / "binder" / "requirements.txt").read_text()
+    assert requirement_differences(root + "seaborn>=0.13\n", binder) == ["seaborn only in requirements.txt"]
+    changed = binder.replace("foolbox==3.3.4", "foolbox==3.3.3")
+    assert requirement_differences(root, changed) == ["foolbox: '==3.3.4' vs '==3.3.3'"]
+    assert requirement_differences(root, binder.replace("torch==2.13.0+cpu", "torch==2.12.0+cpu"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_chapter_starts_with_the_hidden_launch_cell(notebook):
+    assert launch_cell_problems(notebook, URL) == []
+
+
+def test_the_launch_cell_check_fails_on_a_notebook_without_it(tmp_path):
+    copy = tmp_path / "chapter.ipynb"
+    shutil.copy(NOTEBOOKS[0], copy)
+    nb = nbformat.read(copy, as_version=4)
+    nb.cells = [c for c in nb.cells if "colab-install" not in c.metadata.get("tags", [])]
+    nbformat.write(nb, copy)
+    assert "expected one cell tagged 'colab-install', found 0" in launch_cell_problems(copy, URL)[0]
+    assert ensure_launch_cell(copy, URL) is True
+    assert launch_cell_problems(copy, URL) == []
+    assert ensure_launch_cell(copy, URL) is False  # idempotent: refreshed, never duplicated
+
+
+def _run_launch_cell(hide_companion: bool) -> list[str]:
+    """Run the launch cell in a real kernel whose %pip only records that it was called."""
+    setup = (
+        "import sys\nfrom IPython.core.magic import register_line_magic\ncalls = []\n"
+        "@register_line_magic\ndef pip(line):\n    calls.append(line)\n"
+    )
+    if hide_companion:
+        setup += "sys.modules['companion'] = None  # makes `import companion` raise ImportError\n"
+    cells = [setup, launch_cell_source(URL), "print(calls)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    return nb.cells[2].outputs[0]["text"].strip()
+
+
+def test_the_launch_cell_is_a_no_op_where_the_companion_is_importable():
+    assert _run_launch_cell(hide_companion=False) == "[]"
+    installed = _run_launch_cell(hide_companion=True)
+    assert f"companion @ git+{URL}" in installed
+
+
+def test_launch_cell_source_rejects_a_bad_url():
+    with pytest.raises(ValueError, match="url must be an https URL"):
+        launch_cell_source("git@github.com:x/y.git")
