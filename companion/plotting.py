@@ -27,6 +27,7 @@ __all__ = [
     "learning_curves",
     "prediction_figure",
     "style_context",
+    "styled",
     "use_style",
 ]
 
@@ -86,7 +87,9 @@ def style_context() -> Iterator[None]:
         plt.rcParams.update(saved)
 
 
-def _styled(function):
+def styled(function):
+    """Decorator: run a figure-making function inside :func:`style_context`."""
+
     @wraps(function)
     def wrapper(*args, **kwargs):
         with style_context():
@@ -95,7 +98,10 @@ def _styled(function):
     return wrapper
 
 
-@_styled
+_styled = styled  # the name used before it was public
+
+
+@styled
 def digit_grid(
     images: torch.Tensor,
     labels: torch.Tensor | None = None,
@@ -156,7 +162,7 @@ def digit_grid(
     return fig
 
 
-@_styled
+@styled
 def learning_curves(history, title: str | None = None) -> Figure:
     """Training loss and accuracies per epoch from a ``companion.training.History``."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -177,7 +183,7 @@ def learning_curves(history, title: str | None = None) -> Figure:
     return fig
 
 
-@_styled
+@styled
 def prediction_figure(
     probabilities: torch.Tensor,
     image: torch.Tensor,

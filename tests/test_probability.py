@@ -1,0 +1,414 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+from companion import probability as pr
+
+NOTES_TABLE = {"00": 0.64, "01": 0.64, "10": 0.64, "11": 0.64}  # every entry 0.8 * 0.8
+probabilities = st.floats(0.0, 1.0, allow_nan=False)
+
+
+# --- exact tables ------------------------------------------------------------------------------
+
+
+def test_the_exercise_table():
+    table = pr.joint_distribution([0.2, 0.2])  # P(x_i = 0) = 0.8
+    assert list(table) == ["00", "01", "10", "11"]
+    assert table == pytest.approx({"00": 0.64, "01": 0.16, "10": 0.16, "11": 0.04}, abs=1e-15)
+    assert pr.check_joint(table) == table
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(probabilities, min_size=1, max_size=8))
+def test_tables_follow_the_product_rule_and_sum_to_one(p):
+    table = pr.joint_distribution(p)
+    assert len(table) == 2 ** len(p)
+    for x, P in table.items():
+        expected = 1.0
+        for p_i, x_i in zip(p, x, strict=True):
+            expected *= p_i if x_i == "1" else 1 - p_i
+        assert P == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert abs(math.fsum(table.values()) - 1.0) <= 1e-12
+    pr.check_joint(table)
+    assert pr.marginals(table) == pytest.approx(p, abs=1e-12)
+    assert pr.is_independent(table)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 10), probabilities)
+def test_the_count_of_ones_is_binomial(n, p):
+    pmf = pr.binomial_pmf(n, p)
+    assert pmf == pytest.approx(
+        [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)], abs=1e-15
+    )
+    assert pr.count_distribution([p] * n) == pytest.approx(pmf, abs=1e-12)
+    assert abs(math.fsum(pmf) - 1.0) <= 1e-12
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(probabilities, min_size=1, max_size=8))
+def test_count_distribution_sums_the_joint_table_by_number_of_ones(p):
+    table = pr.joint_distribution(p)
+    by_count = [math.fsum(P for x, P in table.items() if x.count("1") == k) for k in range(len(p) + 1)]
+    assert pr.count_distribution(p) == pytest.approx(by_count, abs=1e-12)
+
+
+def test_tensor_and_numpy_inputs_give_the_same_table():
+    expected = pr.joint_distribution([0.1, 0.7, 0.4])
+    assert pr.joint_distribution(torch.tensor([0.1, 0.7, 0.4], dtype=torch.float64)) == pytest.approx(
+        expected
+    )
+    assert pr.joint_distribution(np.array([0.1, 0.7, 0.4])) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("p", "error", "match"),
+    [
+        ([0.2, 1.2], ValueError, r"p\[1\] must lie in \[0, 1\], got 1.2"),
+        ([-0.1], ValueError, r"p\[0\] must lie in \[0, 1\]"),
+        ([0.5, float("nan")], ValueError, r"p\[1\] must lie in \[0, 1\], got nan"),
+        ([], ValueError, "at least one probability"),
+        (torch.rand(2, 2), ValueError, "must have 1 dimensions, got shape"),
+        (np.zeros((2, 2)), ValueError, "1-dimensional"),
+        (torch.tensor([0, 1]), TypeError, "floating dtype"),
+        (0.2, TypeError, "list of per-bit probabilities"),
+        ("0.2", TypeError, "list of per-bit probabilities"),
+        ([0.2, "a"], TypeError, r"p\[1\] must be a number"),
+        ([True], TypeError, r"p\[0\] must be a number"),
+        ([0.5] * 17, ValueError, "at most 16"),
+    ],
+)
+def test_bad_p_is_refused(p, error, match):
+    with pytest.raises(error, match=match):
+        pr.joint_distribution(p)
+
+
+# --- check_joint -------------------------------------------------------------------------------
+
+
+def test_check_joint_rejects_the_notes_table_naming_the_sum():
+    with pytest.raises(ValueError, match=r"sums to 2\.56 \(P\(00\) = 0\.64, P\(01\) = 0\.64"):
+        pr.check_joint(NOTES_TABLE)
+
+
+@pytest.mark.parametrize(
+    ("table", "error", "match"),
+    [
+        ([0.64, 0.16], TypeError, "must be a dict"),
+        ({}, ValueError, "at least one outcome"),
+        ({"0a": 1.0}, ValueError, "strings of 0s and 1s"),
+        ({0: 1.0}, ValueError, "strings of 0s and 1s"),
+        ({"0": 0.5, "10": 0.5}, ValueError, r"same number of bits, got lengths \[1, 2\]"),
+        ({"00": 0.5, "01": 0.5}, ValueError, r"missing '10', '11'"),
+        ({"0": 0.5, "1": "0.5"}, TypeError, r"table\['1'\] must be a number, got str"),
+        ({"0": 0.5, "1": float("nan")}, ValueError, r"table\['1'\] is nan"),
+        ({"0": 1.5, "1": -0.5}, ValueError, r"cannot be negative, got P\(1\) = -0.5"),
+        ({"0": 1.5, "1": 0.0}, ValueError, r"sums to 1.5 .*P\(0\) = 1.5 alone exceed 1"),
+        ({"0": 0.3, "1": 0.3}, ValueError, r"sums to 0.6"),
+    ],
+)
+def test_check_joint_errors_say_what_is_wrong(table, error, match):
+    with pytest.raises(error, match=match):
+        pr.check_joint(table)
+
+
+def test_check_joint_shows_only_the_largest_entries_of_a_big_table():
+    table = dict.fromkeys(pr.outcomes(4), 0.1)
+    with pytest.raises(ValueError, match=r"sums to 1.6 \(largest P\(0000\) = 0.1"):
+        pr.check_joint(table)
+
+
+# --- dependent bits ----------------------------------------------------------------------------
+
+DEPENDENT = {"00": 0.70, "01": 0.10, "10": 0.10, "11": 0.10}  # the notebook's dependent pair
+
+
+def test_marginals_conditionals_and_independence_of_a_dependent_pair():
+    assert pr.marginals(DEPENDENT) == pytest.approx([0.2, 0.2])
+    assert pr.conditional(DEPENDENT, 1, 0, 1) == pytest.approx(0.5)
+    assert pr.conditional(DEPENDENT, 1, 0, 0) == pytest.approx(0.125)
+    assert pr.covariance(DEPENDENT) == pytest.approx(0.06)
+    assert pr.independence_gap(DEPENDENT) == pytest.approx(0.06)
+    assert not pr.is_independent(DEPENDENT)
+
+
+def test_pairwise_independent_bits_need_not_be_independent():
+    """x_3 = x_1 XOR x_2 for fair x_1, x_2: every pair is independent, the three are not."""
+    table = {x: (0.25 if (x[0] != x[1]) == (x[2] == "1") else 0.0) for x in pr.outcomes(3)}
+    for i, j in [(0, 1), (0, 2), (1, 2)]:
+        assert pr.covariance(table, i, j) == pytest.approx(0.0, abs=1e-15)
+    assert not pr.is_independent(table)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.01, 0.99), st.floats(0.01, 0.99), st.floats(0.0, 1.0))
+def test_pair_table_has_the_asked_marginals_and_correlation(p1, p2, t):
+    low, high = pr.correlation_range(p1, p2)
+    rho = low + t * (high - low)
+    table = pr.pair_table(p1, p2, rho)
+    pr.check_joint(table)
+    assert pr.marginals(table) == pytest.approx([p1, p2], abs=1e-12)
+    s = math.sqrt(p1 * (1 - p1) * p2 * (1 - p2))
+    assert pr.covariance(table) / s == pytest.approx(rho, abs=1e-9)
+    assert pr.pair_table(p1, p2, 0.0) == pytest.approx(pr.joint_distribution([p1, p2]))
+
+
+def test_dependent_pair_errors():
+    with pytest.raises(ValueError, match=r"rho must lie in \[-0.250, 1.000\] for p1 = 0.2"):
+        pr.pair_table(0.2, 0.2, -0.5)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        pr.correlation_range(0.0, 0.5)
+    with pytest.raises(ValueError, match="impossible event"):
+        pr.conditional({"00": 0.5, "01": 0.5, "10": 0.0, "11": 0.0}, 1, 0, 1)
+    with pytest.raises(ValueError, match=r"bit position in \[0, 1\]"):
+        pr.covariance(DEPENDENT, 0, 2)
+    with pytest.raises(TypeError, match="i must be an int"):
+        pr.conditional(DEPENDENT, "0", 1, 1)
+    with pytest.raises(ValueError, match="value must be 0 or 1"):
+        pr.conditional(DEPENDENT, 0, 1, 2)
+
+
+# --- Monte Carlo -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_monte_carlo_estimates_lie_within_four_standard_errors(seed):
+    p, N = [0.2, 0.2], 50_000
+    samples = pr.sample_bits(p, N, torch.Generator().manual_seed(seed))
+    assert samples.shape == (N, 2) and samples.dtype == torch.int64
+    estimate = pr.empirical_joint(samples)
+    for x, P in pr.joint_distribution(p).items():
+        assert abs(estimate[x] - P) <= 4 * pr.standard_error(P, N)
+
+
+def test_the_notebooks_convergence_run_ends_inside_the_95_percent_band():
+    """The chapter's seed and N: every final estimate lies in P +- 1.96 SE."""
+    p, N = [0.2, 0.2], 20_000
+    samples = pr.sample_bits(p, N, torch.Generator().manual_seed(0))
+    final = pr.running_frequencies(samples)[-1]
+    assert torch.allclose(
+        final, torch.tensor(list(pr.empirical_joint(samples).values()), dtype=torch.float64)
+    )
+    for P_hat, P in zip(final.tolist(), pr.joint_distribution(p).values(), strict=True):
+        assert abs(P_hat - P) <= pr.Z_95 * pr.standard_error(P, N)
+    assert isinstance(pr.convergence_figure(p, samples), Figure)
+
+
+def test_sampling_is_reproducible_and_uses_only_the_generator():
+    a = pr.sample_bits([0.3, 0.6], 100, torch.Generator().manual_seed(5))
+    torch.manual_seed(123)
+    b = pr.sample_bits([0.3, 0.6], 100, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_monte_carlo_errors():
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, got int"):
+        pr.sample_bits([0.5], 10, 0)
+    with pytest.raises(ValueError, match="num_samples must be >= 1"):
+        pr.sample_bits([0.5], 0, g)
+    with pytest.raises(ValueError, match="only 0s and 1s"):
+        pr.empirical_joint(torch.tensor([[0, 2]]))
+    with pytest.raises(TypeError, match="integer dtype"):
+        pr.empirical_joint(torch.tensor([[0.0, 1.0]]))
+    with pytest.raises(ValueError, match="at least one row"):
+        pr.empirical_joint(torch.zeros(0, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="P must lie in"):
+        pr.standard_error(1.5, 10)
+
+
+# --- majority votes: the chapter's headline ----------------------------------------------------
+
+
+@pytest.mark.parametrize("q", [0.3, 0.5, 0.8, 0.95])
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_majority_formula(q, k):
+    brute = math.fsum(
+        math.prod(q if c == "1" else 1 - q for c in x) for x in pr.outcomes(k) if x.count("1") > k // 2
+    )
+    assert pr.majority_accuracy(q, k) == pytest.approx(brute, abs=1e-12)
+    assert pr.majority_accuracy(q, k, rho=1.0) == pytest.approx(q)
+
+
+def test_correlated_votes_have_the_asked_marginal_and_correlation():
+    votes = pr.sample_votes(0.8, 2, 100_000, torch.Generator().manual_seed(0), rho=0.3).double()
+    assert votes.mean(dim=0).tolist() == pytest.approx([0.8, 0.8], abs=4 * pr.standard_error(0.8, 100_000))
+    assert torch.corrcoef(votes.T)[0, 1].item() == pytest.approx(0.3, abs=0.02)
+
+
+def test_the_headline_majority_vote_experiment():
+    """Independent votes approach 1; correlated ones level off at rho q + 1 - rho; simulation agrees."""
+    config = pr.VoteExperiment()  # the notebook's defaults
+    result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))
+    assert result.exact_independent[0] == pytest.approx(config.q)
+    assert all(np.diff(result.exact_independent) > 0) and result.exact_independent[-1] > 0.9999
+    assert all(np.diff(result.exact_correlated) > 0)
+    assert all(c < i for c, i in zip(result.exact_correlated[1:], result.exact_independent[1:], strict=True))
+    assert result.plateau == pytest.approx(0.94)
+    assert result.plateau - 1e-3 < result.exact_correlated[-1] < result.plateau
+    for exact, simulated in [
+        (result.exact_independent, result.simulated_independent),
+        (result.exact_correlated, result.simulated_correlated),
+    ]:
+        for A, A_hat in zip(exact, simulated, strict=True):
+            assert abs(A_hat - A) <= 4 * pr.standard_error(A, config.num_samples) + 1e-12
+    assert isinstance(pr.majority_figure(result), Figure)
+
+
+def test_majority_errors():
+    with pytest.raises(ValueError, match="k must be odd .* got 4; try 3 or 5"):
+        pr.majority_accuracy(0.8, 4)
+    with pytest.raises(ValueError, match="rho must lie in"):
+        pr.majority_accuracy(0.8, 3, rho=1.5)
+    with pytest.raises(TypeError, match="config must be a VoteExperiment"):
+        pr.run_vote_experiment({"q": 0.8}, torch.Generator())
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def test_draw_pair_clips_an_infeasible_correlation():
+    fig = pr.draw_pair(0.2, 0.2, -0.9)
+    assert isinstance(fig, Figure)
+    assert "clipped" in fig.axes[1].get_title()
+    assert "clipped" not in pr.draw_pair(0.2, 0.7, 0.1).axes[1].get_title()
+
+
+def test_format_table():
+    text = pr.format_table(pr.joint_distribution([0.2, 0.2]))
+    assert text.splitlines()[0] == "P(00) = 0.6400" and text.splitlines()[-1].endswith("sum = 1.0000")
+
+
+# --- exercises ---------------------------------------------------------------------------------
+
+SEEDS = [0, 1, 2, 3, 7, 42, 2026]
+
+
+def _right_answers(params):
+    p1, p2 = params.p
+    cov = pr.covariance(params.table)
+    return {
+        "table": pr.joint_distribution(params.p),
+        "at_least_one": 1 - (1 - p1) * (1 - p2),
+        "count": pr.binomial_pmf(5, params.p_count),
+        "majority": params.q**3 + 3 * params.q**2 * (1 - params.q),
+        "independence": (abs(cov) < 1e-9, cov),
+    }
+
+
+def _wrong_answers(params):
+    p1, p2 = params.p
+    q, p = params.q, params.p_count
+    cov = pr.covariance(params.table)
+    return {
+        "table": [
+            NOTES_TABLE,
+            pr.joint_distribution([1 - p1, 1 - p2]),
+            pr.joint_distribution([p2, p1]),
+            {"00": 0.25, "01": 0.25, "10": 0.25, "11": 0.25},
+            [0.1, 0.2],
+        ],
+        "at_least_one": [p1 + p2, p1 * p2, (1 - p1) * (1 - p2), 1.5, "x", 0.999],
+        "count": [
+            pr.binomial_pmf(5, p)[::-1] if abs(p - 0.5) > 0.01 else [0.5] * 6,
+            [p**k * (1 - p) ** (5 - k) for k in range(6)],
+            [1 / 6] * 6,
+            [0.1] * 5,
+            "abc",
+        ],
+        "majority": [q**3, q**3 + q**2 * (1 - q), 3 * q**2 * (1 - q), q, 0.001],
+        "independence": [(abs(cov) >= 1e-9, cov), (True, cov + 0.05), ("yes", cov), (False, "0")],
+    }
+
+
+CHECKERS = {
+    "table": pr.check_answer_table,
+    "at_least_one": pr.check_answer_at_least_one,
+    "count": pr.check_answer_count,
+    "majority": pr.check_answer_majority,
+    "independence": lambda answer, params: pr.check_answer_independence(*answer, params),
+}
+
+
+def _revealing_strings(value):
+    """Decimal renderings of a right answer's numbers that a message must not contain."""
+    values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    return {f"{v:.{d}f}" for v in values if not isinstance(v, bool) for d in (3, 4)} - {"0.000", "0.0000"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("exercise", list(CHECKERS))
+def test_checkers_accept_the_right_answer_and_reject_wrong_ones_without_revealing_it(seed, exercise):
+    params = pr.exercise_parameters(seed)
+    check = CHECKERS[exercise]
+    right = _right_answers(params)[exercise]
+    assert check(right, params).correct
+    if exercise == "table":
+        assert check({x: round(P, 3) for x, P in right.items()}, params).correct  # rounded answers pass
+    secret = _revealing_strings(right if exercise != "independence" else right[1])
+    for wrong in _wrong_answers(params)[exercise]:
+        feedback = check(wrong, params)
+        assert not feedback.correct, wrong
+        assert repr(feedback).startswith("Not yet. ")
+        shown = str(params) + str(wrong)
+        assert not [s for s in secret if s in feedback.message and s not in shown], feedback.message
+
+
+def test_checker_hints_name_the_mistake():
+    params = pr.exercise_parameters(0)
+    p1, p2 = params.p
+    assert "sums to 2.56" in pr.check_answer_table(NOTES_TABLE, params).message
+    assert "P(x_i = 0)" in pr.check_answer_table(pr.joint_distribution([1 - p1, 1 - p2]), params).message
+    assert "11 twice" in pr.check_answer_at_least_one(p1 + p2, params).message
+    assert "reversed" in pr.check_answer_count(pr.binomial_pmf(5, params.p_count)[::-1], params).message
+    p = params.p_count
+    assert (
+        "C(5, k) strings"
+        in pr.check_answer_count([p**k * (1 - p) ** (5 - k) for k in range(6)], params).message
+    )
+    assert "two right out of three" in pr.check_answer_majority(params.q**3, params).message
+    assert "Set `answer`" in pr.check_answer_majority(None, params).message
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_exercise_parameters_are_valid_and_mix_independent_and_dependent_tables(seed):
+    params = pr.exercise_parameters(seed)
+    assert params.p[0] != params.p[1] and all(0.05 <= v <= 0.45 for v in params.p)
+    assert 0.10 <= params.p_count <= 0.90 and 0.55 <= params.q <= 0.95
+    pr.check_joint(params.table)
+    assert params == pr.exercise_parameters(seed)
+
+
+def test_tables_of_forty_students_include_both_kinds():
+    kinds = {pr.is_independent(pr.exercise_parameters(seed).table) for seed in range(40)}
+    assert kinds == {True, False}
+
+
+def test_instructors_can_give_their_own_parameters():
+    params = pr.ExerciseParameters(p=(0.2, 0.2), p_count=0.5, q=0.8, table=DEPENDENT)
+    assert pr.check_answer_table({"00": 0.64, "01": 0.16, "10": 0.16, "11": 0.04}, params).correct
+    assert pr.check_answer_majority(0.896, params).correct
+    assert pr.check_answer_independence(False, 0.06, params).correct
+    with pytest.raises(ValueError, match="two probabilities"):
+        pr.ExerciseParameters(p=(0.2,), p_count=0.5, q=0.8, table=DEPENDENT)
+    with pytest.raises(ValueError, match="sums to 2.56"):
+        pr.ExerciseParameters(p=(0.2, 0.2), p_count=0.5, q=0.8, table=NOTES_TABLE)
+    with pytest.raises(ValueError, match="q must lie in"):
+        pr.ExerciseParameters(p=(0.2, 0.2), p_count=0.5, q=1.8, table=DEPENDENT)
+    with pytest.raises(TypeError, match="params must be ExerciseParameters"):
+        pr.check_answer_table({}, {"p": (0.2, 0.2)})
+    with pytest.raises(TypeError, match="seed must be an int"):
+        pr.exercise_parameters("7")
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        pr.exercise_parameters(-1)
+
+
+def test_vote_experiment_with_rho_zero_gives_two_equal_curves():
+    config = pr.VoteExperiment(ks=(1, 3), rho=0.0, num_samples=100)
+    result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))
+    assert len(result.exact_correlated) == 2 and result.exact_correlated == result.exact_independent
