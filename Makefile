@@ -8,7 +8,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 export COMPANION_PROGRESS ?= 0
+# One torch thread: the budget every chapter is held to, and the same numbers on any machine.
+export OMP_NUM_THREADS ?= 1
 export PYTHONHASHSEED = 0
+
+# Local copies of the CDN scripts the book's pages load, for the offline browser test.
+ASSETS ?= $(HOME)/.cache/gga-browser
+ASSETS_STAMP := $(ASSETS)/.installed
+export COMPANION_BROWSER_ASSETS := $(ASSETS)
 
 .PHONY: book test lint bench clean
 
@@ -26,8 +33,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+$(ASSETS_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix $(ASSETS) --silent --no-audit --no-fund \
+	    mathjax@3 requirejs@2.3.4 @jupyter-widgets/html-manager@1.0.6 && touch $(ASSETS_STAMP); \
+	else echo "npm not found: the browser test will be skipped (it says why)"; fi
+
 # pytest's exit code 5 means it collected no test: that is a failure here, never a pass.
-test: $(STAMP) lint
+test: $(STAMP) lint $(ASSETS_STAMP)
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status

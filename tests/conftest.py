@@ -1,9 +1,15 @@
 """Shared fixtures: quiet progress bars, a seeded generator, the digits, a trained MLP."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("COMPANION_PROGRESS", "0")
 matplotlib.use("Agg")
@@ -31,3 +37,22 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """`jupyter-book build -W --keep-going` of the course into _build/test-book, once per session.
+
+    Returns the exit code, the log and the HTML folder; screenshots go beside it.
+    """
+    out = ROOT / "_build" / "test-book"
+    env = dict(os.environ, COMPANION_PROGRESS="0")
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "--keep-going",
+               "--path-output", str(out), str(ROOT)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    return SimpleNamespace(
+        returncode=result.returncode,
+        log=result.stdout + result.stderr,
+        html=out / "_build" / "html",
+        root=out,
+    )

@@ -1,0 +1,197 @@
+"""What a reader sees: open built book pages in headless Chromium and list what is wrong.
+
+Used by ``test_browser.py``, on the course and on a deliberately broken tiny book. No browser
+is downloaded: Playwright (from PyPI) drives Debian's ``/usr/bin/chromium``. The pages load
+MathJax, require.js and the Jupyter widget manager from CDNs, which this machine cannot reach,
+so requests to them are answered from local copies installed from npm (``make browser-assets``)
+into a folder outside the book root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+CHROMIUM = "/usr/bin/chromium"
+ASSETS = Path(os.environ.get("COMPANION_BROWSER_ASSETS", Path.home() / ".cache" / "gga-browser"))
+MODULES = ASSETS / "node_modules"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+# CDN URL prefix -> local folder (or file) that answers it.
+REQUIRE_JS = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.4/require.min.js"
+WIDGETS = "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.6/"
+CDN = {
+    "https://cdn.jsdelivr.net/npm/mathjax@3/": MODULES / "mathjax",
+    REQUIRE_JS: MODULES / "requirejs" / "require.js",
+    WIDGETS: MODULES / "@jupyter-widgets" / "html-manager",
+}
+# A missing favicon.ico gives a 404 console error on every page; the book ships none.
+IGNORED_CONSOLE = ("favicon.ico",)
+
+
+def unavailable() -> str | None:
+    """Why the browser test cannot run here, or None when it can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright)"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    missing = [str(path) for path in CDN.values() if not path.exists()]
+    if missing:
+        return f"local copies of the CDN scripts are missing ({missing[0]}): run `make browser-assets`"
+    return None
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (a free port); yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log on stderr
+        pass
+
+
+def _local_file(url: str, base: str) -> Path | None:
+    for prefix, target in CDN.items():
+        if url.startswith(prefix):
+            return target if target.is_file() else target / url[len(prefix) :].split("?")[0]
+    # The widget manager asks the page's own host for its fonts, relative to the page:
+    # .../@jupyter-widgets/html-manager/dist/<font>
+    path = urlparse(url).path
+    if url.startswith(base) and "/@jupyter-widgets/" in path:
+        return MODULES / path[path.index("@jupyter-widgets/") :]
+    return None
+
+
+def _route(route, base: str) -> None:
+    url = route.request.url
+    local = _local_file(url, base)
+    if local is not None and local.is_file():
+        route.fulfill(path=str(local))
+    elif url.startswith(base):
+        route.continue_()
+    else:
+        route.abort()  # nothing else outside the machine may be fetched
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright; yields the Browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, base: str):
+    """A page for the site at ``base`` whose CDN requests are served from local copies."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.route("**/*", lambda route: _route(route, base))
+    return page
+
+
+def check_page(page, url: str, *, screenshot: Path | None = None, notebook: str | None = None) -> list[str]:
+    """Open ``url`` and return every problem a reader would meet (empty when all is well).
+
+    Checks: a title; every image loaded with a non-zero size; math rendered by MathJax;
+    solutions collapsed until clicked; no traceback or error output; no console errors;
+    every internal link resolves; for a notebook page, a Binder button for that notebook.
+    """
+    errors: list[str] = []
+    on_console = lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}")  # noqa: E731
+    on_error = lambda exc: errors.append(f"page error: {exc}")  # noqa: E731
+    on_response = lambda r: r.status >= 400 and errors.append(f"HTTP {r.status}: {r.url}")  # noqa: E731
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    page.on("response", on_response)
+    try:
+        page.goto(url, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        problems = _inspect(page, url, notebook)
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        page.remove_listener("console", on_console)
+        page.remove_listener("pageerror", on_error)
+        page.remove_listener("response", on_response)
+    errors = [e for e in errors if not any(ignored in e for ignored in IGNORED_CONSOLE)]
+    return problems + errors
+
+
+def _inspect(page, url: str, notebook: str | None) -> list[str]:
+    problems = []
+    if not page.title().strip():
+        problems.append("the page has no title")
+    for src in page.eval_on_selector_all(
+        "article img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    ):
+        problems.append(f"image did not load: {src}")
+    if page.locator("article .math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+        if page.locator("mjx-container").count() == 0:
+            problems.append("math is not rendered (no MathJax output)")
+    text = page.inner_text("article")
+    if "Traceback (most recent call last)" in text or page.locator("article .output.error").count():
+        problems.append("the page shows a Python traceback or error output")
+    if page.locator("article .output.stderr").count():
+        problems.append("the page shows stderr output")
+    problems += _check_solutions(page)
+    problems += _check_links(page, url)
+    if notebook is not None:
+        hrefs = page.eval_on_selector_all("a[href*='mybinder.org']", "as => as.map(a => a.href)")
+        if not any(f"urlpath=lab/tree/book/{notebook}" in h for h in hrefs):
+            problems.append(f"no Binder button for book/{notebook}: {hrefs}")
+    return problems
+
+
+def _check_solutions(page) -> list[str]:
+    problems = []
+    solutions = page.locator("article .solution.dropdown")
+    for k in range(solutions.count()):
+        solution = solutions.nth(k)
+        body = solution.locator("section").first
+        if body.count() and body.is_visible():
+            problems.append(f"solution {k + 1} is shown before it is opened")
+        solution.locator("button.toggle-button").first.click()
+        page.wait_for_timeout(250)
+        if body.count() and not body.is_visible():
+            problems.append(f"solution {k + 1} does not open when clicked")
+    return problems
+
+
+def _check_links(page, url: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+    problems = []
+    for href in set(hrefs):
+        if href.startswith(("http://", "https://", "mailto:", "#", "javascript:")):
+            continue
+        target = urljoin(url, href).split("#")[0]
+        response = page.request.get(target)
+        if response.status >= 400:
+            problems.append(f"broken link {href!r} ({response.status})")
+    return problems
