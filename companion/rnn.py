@@ -1,0 +1,731 @@
+"""Recurrent cells written from their equations, and the adding problem (chapter 1).
+
+- :class:`RNNCell`, :class:`GRUCell`, :class:`LSTMCell`: one step of a tanh RNN, a
+  GRU (Cho et al. 2014) and an LSTM (Hochreiter & Schmidhuber 1997, with the forget
+  gate of Gers et al. 2000), one line per equation, with PyTorch's parameter names
+  and stacked layouts, so ``cell.load_state_dict(torch.nn.GRUCell(...).state_dict())``
+  works and the outputs match torch's.
+- :func:`unroll` runs a cell over a sequence ``(T, N, d_x)``; :func:`cell_from_fused`
+  copies the weights of a fused ``nn.RNN``/``nn.GRU``/``nn.LSTM`` into a cell.
+- :func:`parameter_count` gives the size of one layer of each kind.
+- :func:`adding_problem`, :class:`SequenceRegressor`, :class:`AddingConfig` and
+  :func:`train_adding`: the long-range experiment; :func:`hidden_state_gradients`
+  measures ``||dL/dh_t||`` through time with the unrolled cells.
+- :func:`check_parameter_count`, :func:`check_gru_step`: exercise checkers;
+  :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer and its static figure.
+
+Notation (as in the chapter): ``T`` sequence length, ``N`` batch size, ``d_x`` (torch's
+``I``) input size, ``d_h`` (torch's ``H``) hidden size.
+
+References
+----------
+Hochreiter, Schmidhuber. Long Short-Term Memory. Neural Computation 9(8), 1997.
+Gers, Schmidhuber, Cummins. Learning to Forget: Continual Prediction with LSTM. Neural
+Computation 12(10), 2000.
+Cho et al. Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine
+Translation. EMNLP 2014 (GRU: eqs. 5-8; arXiv v1 applied the reset after the product).
+Chung, Gulcehre, Cho, Bengio. Empirical Evaluation of Gated Recurrent Neural Networks on
+Sequence Modeling. arXiv:1412.3555, 2014.
+Jozefowicz, Zaremba, Sutskever. An Empirical Exploration of Recurrent Network
+Architectures. ICML 2015 (forget-gate bias 1).
+PyTorch ``torch/nn/modules/rnn.py`` (parameter layout r|z|n and i|f|g|o).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import nn
+
+from companion.plotting import COLORS, style_context
+from companion.runtime import progress
+from companion.validation import check_positive, check_positive_int, check_probability, check_tensor
+
+__all__ = [
+    "CELLS",
+    "KINDS",
+    "AddingConfig",
+    "AddingHistory",
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "SequenceRegressor",
+    "adding_curves",
+    "adding_problem",
+    "cell_from_fused",
+    "check_gru_step",
+    "check_parameter_count",
+    "draw_gru_update",
+    "gradient_figure",
+    "gru_update_grid",
+    "hidden_state_gradients",
+    "parameter_count",
+    "train_adding",
+    "unroll",
+]
+
+KINDS = ("rnn", "gru", "lstm")
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # blocks stacked in weight_ih: -, r|z|n, i|f|g|o
+
+
+def _check_kind(kind: object) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return kind
+
+
+# ---------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------
+
+
+class _Cell(nn.Module):
+    """Parameters shared by the three cells: ``G`` stacked blocks of ``d_h`` rows each.
+
+    ``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``, ``bias_ih (G*H,)``, ``bias_hh (G*H,)``,
+    initialised as torch does, uniform on ``[-1/sqrt(H), 1/sqrt(H)]``, but drawn from
+    ``generator`` (a fixed seed 0 when none is given) rather than the global generator.
+    """
+
+    kind = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        rows = GATES[self.kind] * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(rows))
+        self.bias_hh = nn.Parameter(torch.empty(rows))
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as ``torch.nn.GRUCell`` does."""
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        generator = generator or torch.Generator().manual_seed(0)
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.uniform_(-bound, bound, generator=generator)
+
+    def _check_step(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """Check ``x (N, I)`` and ``h (N, H)``; return ``h`` (zeros when None)."""
+        check_tensor("x", x, ndim=2, floating=True)
+        n = x.shape[0]
+        if x.shape[1] != self.input_size:
+            raise ValueError(f"x must have shape (N, {self.input_size}), got {tuple(x.shape)}")
+        if h is None:
+            return x.new_zeros(n, self.hidden_size)
+        check_tensor("h", h, ndim=2, floating=True)
+        if tuple(h.shape) != (n, self.hidden_size):
+            raise ValueError(f"h must have shape ({n}, {self.hidden_size}), got {tuple(h.shape)}")
+        return h
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class RNNCell(_Cell):
+    """The tanh RNN (Elman) step, as ``torch.nn.RNNCell``:
+
+    ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``
+
+    Shapes: ``x (N, I)``, ``h (N, H)`` (zeros when None) -> ``h_t (N, H)``.
+    """
+
+    kind = "rnn"
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        h = self._check_step(x, h)
+        return torch.tanh(
+            F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
+        )
+
+
+class GRUCell(_Cell):
+    """One GRU step, Cho et al. (2014) eqs. 5-8 in PyTorch's layout.
+
+    ``variant="reset_after"`` (torch's ``nn.GRUCell``, Cho et al.'s arXiv v1)::
+
+        r_t = sigma(W_ir x + b_ir + W_hr h + b_hr)          reset gate
+        z_t = sigma(W_iz x + b_iz + W_hz h + b_hz)          update gate
+        n_t = tanh(W_in x + b_in + r_t * (W_hn h + b_hn))   candidate
+        h_t = (1 - z_t) * n_t + z_t * h                      z weights the OLD state
+
+    ``variant="reset_before"`` (the paper's final version) resets the state before
+    the product: ``n_t = tanh(W_in x + b_in + W_hn (r_t * h) + b_hn)``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        ``I`` (d_x) and ``H`` (d_h).
+    variant : {"reset_after", "reset_before"}
+    generator : torch.Generator, optional
+        For the initial weights (a fixed seed 0 when None).
+
+    Shapes: ``weight_ih (3H, I)`` stacked ``W_ir|W_iz|W_in``, ``weight_hh (3H, H)``
+    stacked ``W_hr|W_hz|W_hn``, biases ``(3H,)``. ``x (N, I)``, ``h (N, H)`` -> ``(N, H)``.
+
+    Notes
+    -----
+    The paper has no biases, or one per gate; torch keeps two (``b_i*`` and ``b_h*``, for
+    cuDNN compatibility). In ``reset_before`` the two candidate biases simply add up.
+    Chung et al. (2014) write the update the other way round, ``h_t = (1 - z_t) h + z_t n_t``:
+    their ``z`` is our ``1 - z``.
+
+    Examples
+    --------
+    >>> cell = GRUCell(10, 20)
+    >>> cell.load_state_dict(torch.nn.GRUCell(10, 20).state_dict())
+    <All keys matched successfully>
+    >>> cell(torch.zeros(4, 10)).shape
+    torch.Size([4, 20])
+    """
+
+    kind = "gru"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        variant: str = "reset_after",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if variant not in ("reset_after", "reset_before"):
+            raise ValueError(f"variant must be 'reset_after' or 'reset_before', got {variant!r}")
+        super().__init__(input_size, hidden_size, generator)
+        self.variant = variant
+
+    def gates(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The reset gate ``r_t``, update gate ``z_t`` and candidate ``n_t``, each ``(N, H)``."""
+        h = self._check_step(x, h)
+        W_ir, W_iz, W_in = self.weight_ih.chunk(3)  # each (H, I)
+        W_hr, W_hz, W_hn = self.weight_hh.chunk(3)  # each (H, H)
+        b_ir, b_iz, b_in = self.bias_ih.chunk(3)  # each (H,)
+        b_hr, b_hz, b_hn = self.bias_hh.chunk(3)
+        r_t = torch.sigmoid(F.linear(x, W_ir, b_ir) + F.linear(h, W_hr, b_hr))
+        z_t = torch.sigmoid(F.linear(x, W_iz, b_iz) + F.linear(h, W_hz, b_hz))
+        if self.variant == "reset_after":
+            n_t = torch.tanh(F.linear(x, W_in, b_in) + r_t * F.linear(h, W_hn, b_hn))
+        else:
+            n_t = torch.tanh(F.linear(x, W_in, b_in) + F.linear(r_t * h, W_hn, b_hn))
+        return r_t, z_t, n_t
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        h = self._check_step(x, h)
+        r_t, z_t, n_t = self.gates(x, h)
+        h_t = (1 - z_t) * n_t + z_t * h
+        return h_t
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, variant={self.variant!r}"
+
+
+class LSTMCell(_Cell):
+    """One LSTM step with a forget gate, as ``torch.nn.LSTMCell``::
+
+        i_t = sigma(W_ii x + b_ii + W_hi h + b_hi)    input gate
+        f_t = sigma(W_if x + b_if + W_hf h + b_hf)    forget gate (Gers et al. 2000)
+        g_t = tanh(W_ig x + b_ig + W_hg h + b_hg)     candidate cell
+        o_t = sigma(W_io x + b_io + W_ho h + b_ho)    output gate
+        c_t = f_t * c + i_t * g_t
+        h_t = o_t * tanh(c_t)
+
+    Three gates (input, forget, output) and a candidate: there is no "update gate".
+
+    Shapes: ``weight_ih (4H, I)`` stacked ``i|f|g|o``, ``weight_hh (4H, H)``, biases
+    ``(4H,)``. ``x (N, I)`` and ``state = (h, c)``, each ``(N, H)`` (zeros when None)
+    -> ``(h_t, c_t)``.
+
+    Examples
+    --------
+    >>> cell = LSTMCell(10, 20)
+    >>> cell.load_state_dict(torch.nn.LSTMCell(10, 20).state_dict())
+    <All keys matched successfully>
+    >>> [s.shape for s in cell(torch.zeros(4, 10))]
+    [torch.Size([4, 20]), torch.Size([4, 20])]
+    """
+
+    kind = "lstm"
+
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if state is not None and not (isinstance(state, tuple) and len(state) == 2):
+            raise TypeError(f"state must be a tuple (h, c) or None, got {type(state).__name__}")
+        h, c = state if state is not None else (None, None)
+        h = self._check_step(x, h)
+        c = self._check_step(x, c) if c is not None else torch.zeros_like(h)
+        W_ii, W_if, W_ig, W_io = self.weight_ih.chunk(4)  # each (H, I)
+        W_hi, W_hf, W_hg, W_ho = self.weight_hh.chunk(4)  # each (H, H)
+        b_ii, b_if, b_ig, b_io = self.bias_ih.chunk(4)  # each (H,)
+        b_hi, b_hf, b_hg, b_ho = self.bias_hh.chunk(4)
+        i_t = torch.sigmoid(F.linear(x, W_ii, b_ii) + F.linear(h, W_hi, b_hi))
+        f_t = torch.sigmoid(F.linear(x, W_if, b_if) + F.linear(h, W_hf, b_hf))
+        g_t = torch.tanh(F.linear(x, W_ig, b_ig) + F.linear(h, W_hg, b_hg))
+        o_t = torch.sigmoid(F.linear(x, W_io, b_io) + F.linear(h, W_ho, b_ho))
+        c_t = f_t * c + i_t * g_t
+        h_t = o_t * torch.tanh(c_t)
+        return h_t, c_t
+
+
+Cell = RNNCell | GRUCell | LSTMCell
+CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
+
+
+def unroll(cell: Cell, x: torch.Tensor, state=None) -> tuple[list[torch.Tensor], object]:
+    """Run ``cell`` over a sequence, one step at a time.
+
+    Parameters
+    ----------
+    cell : RNNCell, GRUCell or LSTMCell
+    x : torch.Tensor
+        ``(T, N, I)`` (sequence first, as ``nn.GRU`` with ``batch_first=False``).
+    state : optional
+        Initial ``h (N, H)``, or ``(h, c)`` for an LSTM; zeros when None.
+
+    Returns
+    -------
+    hs : list of T tensors
+        The hidden states ``h_1, ..., h_T``, each ``(N, H)``; ``torch.stack(hs)`` equals
+        the first output of ``nn.GRU``/``nn.LSTM`` with the same weights. They stay in the
+        autograd graph, so ``torch.autograd.grad(loss, hs)`` gives ``dL/dh_t``.
+    state
+        The final ``h_T``, or ``(h_T, c_T)`` for an LSTM.
+    """
+    if not isinstance(cell, (RNNCell, GRUCell, LSTMCell)):
+        raise TypeError(f"cell must be an RNNCell, GRUCell or LSTMCell, got {type(cell).__name__}")
+    check_tensor("x", x, ndim=3, floating=True)
+    if x.shape[2] != cell.input_size:
+        raise ValueError(f"x must have shape (T, N, {cell.input_size}), got {tuple(x.shape)}")
+    hs = []
+    for x_t in x:  # x_t: (N, I)
+        state = cell(x_t, state)
+        hs.append(state[0] if isinstance(cell, LSTMCell) else state)
+    return hs, state
+
+
+def cell_from_fused(module: nn.RNNBase, variant: str = "reset_after") -> Cell:
+    """The from-scratch cell holding the weights of a one-layer fused module.
+
+    ``module`` is a one-layer, unidirectional ``nn.RNN`` (tanh), ``nn.GRU`` or ``nn.LSTM``
+    with biases; its ``weight_ih_l0`` etc. become the cell's ``weight_ih`` etc. (copies, in
+    the module's dtype).
+    """
+    kinds = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}
+    if type(module) not in kinds:
+        raise TypeError(f"module must be an nn.RNN, nn.GRU or nn.LSTM, got {type(module).__name__}")
+    if module.num_layers != 1 or module.bidirectional or not module.bias or module.proj_size:
+        raise ValueError("module must have one layer, one direction, biases and no projection")
+    if isinstance(module, nn.RNN) and module.nonlinearity != "tanh":
+        raise ValueError(f"module must use tanh, got nonlinearity={module.nonlinearity!r}")
+    kind = kinds[type(module)]
+    extra = {"variant": variant} if kind == "gru" else {}
+    cell = CELLS[kind](module.input_size, module.hidden_size, **extra)
+    weights = {name.removesuffix("_l0"): p.detach().clone() for name, p in module.named_parameters()}
+    cell.load_state_dict(weights)
+    return cell.to(next(module.parameters()).dtype)
+
+
+def parameter_count(kind: str, input_size: int, hidden_size: int, biases: int = 2) -> int:
+    """Parameters of one layer: ``G (H I + H^2 + biases H)`` with ``G`` = 1, 3, 4.
+
+    Parameters
+    ----------
+    kind : {"rnn", "gru", "lstm"}
+        ``G`` = 1 (tanh RNN), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o) blocks.
+    input_size, hidden_size : int
+        ``I`` (d_x) and ``H`` (d_h).
+    biases : {0, 1, 2}
+        Bias vectors per block: 2 as in PyTorch (``bias_ih`` and ``bias_hh``), 1 as in the
+        papers and Keras' ``reset_after=False``, 0 as torch's ``bias=False``.
+
+    Examples
+    --------
+    >>> parameter_count("gru", 10, 20), parameter_count("lstm", 10, 20)
+    (1920, 2560)
+    """
+    _check_kind(kind)
+    d_x, d_h = check_positive_int("input_size", input_size), check_positive_int("hidden_size", hidden_size)
+    if biases not in (0, 1, 2) or isinstance(biases, bool):
+        raise ValueError(f"biases must be 0, 1 or 2, got {biases!r}")
+    return GATES[kind] * (d_h * d_x + d_h * d_h + biases * d_h)
+
+
+# ---------------------------------------------------------------------------------------
+# The adding problem
+# ---------------------------------------------------------------------------------------
+
+
+def adding_problem(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` sequences of the adding problem (Hochreiter & Schmidhuber 1997, sec. 5.4).
+
+    Each step carries a value ``u_t ~ U[0, 1]`` and a marker ``m_t`` in {0, 1}; exactly one
+    marker falls in each half of the sequence, at a uniform position, and the target is the
+    sum of the two marked values. Predicting the mean 1 always gives MSE Var(u + u') = 1/6.
+
+    Returns
+    -------
+    x : torch.Tensor
+        ``(T, N, 2)`` float32, channels ``(u_t, m_t)``.
+    y : torch.Tensor
+        ``(N,)`` float32 in [0, 2].
+
+    Notes
+    -----
+    The modern form (as in Le et al. 2015); the 1997 paper used values in [-1, 1] and the
+    first ten steps for the first marker.
+    """
+    n, T = check_positive_int("n", n), check_positive_int("T", T)
+    if T < 2:
+        raise ValueError(f"T must be >= 2 (one marker in each half), got {T}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    u = torch.rand(T, n, generator=generator)  # (T, N)
+    first = torch.randint(0, T // 2, (n,), generator=generator)  # (N,) in the first half
+    second = torch.randint(T // 2, T, (n,), generator=generator)  # (N,) in the second half
+    m = torch.zeros(T, n)
+    m[first, torch.arange(n)] = 1.0
+    m[second, torch.arange(n)] = 1.0
+    x = torch.stack([u, m], dim=2)  # (T, N, 2)
+    y = (u * m).sum(dim=0)  # (N,)
+    return x, y
+
+
+class SequenceRegressor(nn.Module):
+    """A fused one-layer ``nn.RNN`` (tanh), ``nn.GRU`` or ``nn.LSTM`` and a linear readout.
+
+    ``x (T, N, I)`` -> ``y_hat (N,)``, read from the last hidden state ``h_T``. With
+    ``forget_bias`` the LSTM's forget-gate biases start at a total of ``forget_bias``
+    (``bias_ih`` slice set to it, ``bias_hh`` slice to 0), after Jozefowicz et al. (2015).
+    Weights are drawn from ``seed`` without touching the global generator.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int = 2,
+        hidden_size: int = 32,
+        forget_bias: float | None = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.kind = _check_kind(kind)
+        check_positive_int("input_size", input_size)
+        H = check_positive_int("hidden_size", hidden_size)
+        fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.rnn = fused(input_size, H)
+            self.readout = nn.Linear(H, 1)
+        if kind == "lstm" and forget_bias is not None:
+            with torch.no_grad():  # i|f|g|o: the forget gate is rows H..2H
+                self.rnn.bias_ih_l0[H : 2 * H] = float(forget_bias)
+                self.rnn.bias_hh_l0[H : 2 * H] = 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs, _ = self.rnn(x)  # (T, N, H)
+        return self.readout(hs[-1]).squeeze(-1)  # (N,)
+
+
+@dataclass(frozen=True)
+class AddingConfig:
+    """Settings of :func:`train_adding`; the defaults are the chapter's experiment."""
+
+    T: int = 50  # sequence length
+    iterations: int = 600  # Adam steps, each on a freshly sampled batch
+    hidden_size: int = 32  # d_h
+    batch_size: int = 64  # sequences per step
+    lr: float = 0.01  # Adam's learning rate
+    clip: float = 1.0  # maximum gradient norm (clip_grad_norm_)
+    forget_bias: float = 1.0  # initial LSTM forget-gate bias (Jozefowicz et al. 2015)
+    eval_every: int = 50  # test MSE recorded every this many steps (and at step 0)
+    test_size: int = 500  # fixed test sequences, drawn from seed + 1
+    seed: int = 0  # initial weights and the training batches
+
+    def __post_init__(self) -> None:
+        for name in ("T", "iterations", "hidden_size", "batch_size", "eval_every", "test_size"):
+            check_positive_int(name, getattr(self, name))
+        if self.T < 2:
+            raise ValueError(f"T must be >= 2, got {self.T}")
+        check_positive("lr", self.lr)
+        check_positive("clip", self.clip)
+        if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)):
+            raise TypeError(f"forget_bias must be a number, got {type(self.forget_bias).__name__}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+
+
+@dataclass
+class AddingHistory:
+    """Test MSE during :func:`train_adding`, and the training time behind it."""
+
+    iterations: list[int] = field(default_factory=list)  # steps done at each evaluation
+    test_mse: list[float] = field(default_factory=list)  # test MSE at those steps
+    seconds: list[float] = field(default_factory=list)  # training time so far (evaluations excluded)
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        """Mean wall-clock time of one training step (forward, backward, clip, Adam)."""
+        return self.seconds[-1] / max(self.iterations[-1], 1)
+
+
+@torch.no_grad()
+def _mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    return F.mse_loss(model(x), y).item()
+
+
+def train_adding(kind: str, config: AddingConfig = AddingConfig()) -> tuple[SequenceRegressor, AddingHistory]:
+    """Train a :class:`SequenceRegressor` of ``kind`` on the adding problem.
+
+    Each step samples a fresh batch of ``config.batch_size`` sequences, takes the MSE, clips
+    the gradient norm to ``config.clip`` and makes one Adam step. Every ``eval_every``
+    steps the MSE on a fixed test set (``test_size`` sequences drawn with seed ``seed + 1``)
+    is recorded.
+
+    Returns the trained model (in eval mode) and its :class:`AddingHistory`.
+
+    Notes
+    -----
+    This is a separate loop from ``companion.training.train`` on purpose: that loop makes
+    epochs over a fixed labelled data set, while here every step draws new sequences, there
+    are no epochs, and gradient clipping is part of the recipe.
+    """
+    _check_kind(kind)
+    if not isinstance(config, AddingConfig):
+        raise TypeError(f"config must be an AddingConfig, got {type(config).__name__}")
+    model = SequenceRegressor(kind, 2, config.hidden_size, config.forget_bias, config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    batches = torch.Generator().manual_seed(config.seed)
+    x_test, y_test = adding_problem(
+        config.test_size, config.T, torch.Generator().manual_seed(config.seed + 1)
+    )
+    history = AddingHistory([0], [_mse(model, x_test, y_test)], [0.0])
+    elapsed = 0.0
+    try:
+        model.train()
+        for step in progress(range(1, config.iterations + 1), desc=f"{kind} T={config.T}", unit="step"):
+            start = time.perf_counter()
+            x, y = adding_problem(config.batch_size, config.T, batches)
+            loss = F.mse_loss(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            elapsed += time.perf_counter() - start
+            if step % config.eval_every == 0 or step == config.iterations:
+                history.iterations.append(step)
+                history.test_mse.append(_mse(model, x_test, y_test))
+                history.seconds.append(elapsed)
+    finally:
+        model.eval()
+    return model, history
+
+
+def hidden_state_gradients(model: SequenceRegressor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``||dL/dh_t||`` for ``t = 1..T``, through the unrolled from-scratch cell.
+
+    The fused module's weights are copied into :class:`RNNCell`/:class:`GRUCell`/
+    :class:`LSTMCell` (in float64, so tiny gradients are not rounded to zero), the cell is
+    unrolled over ``x (T, N, 2)``, and for each sample the squared error ``l_n`` of the
+    readout of ``h_T`` is differentiated with respect to every hidden state. Returns the
+    per-sample norms ``||d l_n / d h_t||_2`` averaged over the batch: ``(T,)`` float64.
+    """
+    if not isinstance(model, SequenceRegressor):
+        raise TypeError(f"model must be a SequenceRegressor, got {type(model).__name__}")
+    check_tensor("x", x, ndim=3, floating=True)
+    check_tensor("y", y, ndim=1, floating=True)
+    if x.shape[1] != y.shape[0]:
+        raise ValueError(f"x (T, N, 2) and y (N,) must have the same N, got {x.shape[1]} and {y.shape[0]}")
+    cell = cell_from_fused(model.rnn).double()
+    W, b = model.readout.weight.detach().double(), model.readout.bias.detach().double()
+    hs, _ = unroll(cell, x.double())  # T tensors (N, H)
+    y_hat = F.linear(hs[-1], W, b).squeeze(-1)  # (N,)
+    per_sample = (y_hat - y.double()) ** 2  # (N,)
+    grads = torch.autograd.grad(per_sample.sum(), hs)  # row n of dL/dh_t belongs to sample n
+    return torch.stack([g.norm(dim=1).mean() for g in grads])
+
+
+def _color(label: str) -> str:
+    """``COLORS`` entry of the kind a label starts with ("gru (d_h=37)" -> the GRU's green)."""
+    return COLORS.get(label.split()[0].lower(), "#000000")
+
+
+def adding_curves(
+    histories: dict[str, AddingHistory], title: str | None = None, dashed: tuple[str, ...] = ()
+) -> Figure:
+    """Test MSE against training steps (left) and training time (right), log scale.
+
+    ``histories`` maps a label starting with the kind ("gru", "rnn (d_h=66)") to its
+    :class:`AddingHistory`; labels in ``dashed`` are drawn dashed. The dotted line is the
+    MSE 1/6 of always predicting 1.
+    """
+    if not histories or not all(isinstance(h, AddingHistory) for h in histories.values()):
+        raise ValueError("histories must map at least one label to an AddingHistory")
+    with style_context():
+        fig, (ax_steps, ax_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+        for label, history in histories.items():
+            style = {"color": _color(label), "ls": "--" if label in dashed else "-", "label": label}
+            ax_steps.plot(history.iterations, history.test_mse, **style)
+            ax_time.plot(history.seconds, history.test_mse, **style)
+        for ax in (ax_steps, ax_time):
+            ax.axhline(1 / 6, color="black", ls=":", lw=1, label="always predict 1 (MSE 1/6)")
+            ax.set(yscale="log", ylabel="test MSE")
+        ax_steps.set(xlabel="training step")
+        ax_time.set(xlabel="training time (s, one thread)")
+        ax_time.legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def gradient_figure(init: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> Figure:
+    """``||dL/dh_t||`` against ``t`` at initialisation (left) and after training (right).
+
+    Each argument maps a kind to the ``(T,)`` output of :func:`hidden_state_gradients`.
+    """
+    if set(init) != set(trained) or not init:
+        raise ValueError(
+            f"init and trained must have the same kinds, got {sorted(init)} and {sorted(trained)}"
+        )
+    with style_context():
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+        for ax, norms, when in zip(
+            axes, (init, trained), ("at initialisation", "after training"), strict=True
+        ):
+            for kind, g in norms.items():
+                t = torch.arange(1, len(g) + 1)
+                ax.plot(t, g.detach().cpu(), color=_color(kind), label=kind)
+            ax.set(yscale="log", xlabel="time step t", title=when)
+        axes[0].set(ylabel=r"$\|\partial L / \partial h_t\|$")
+        axes[1].legend()
+        fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Exercise checkers
+# ---------------------------------------------------------------------------------------
+
+
+def check_parameter_count(answer: int, kind: str, input_size: int, hidden_size: int) -> str:
+    """Say whether ``answer`` is the parameter count of a torch layer of ``kind``.
+
+    Returns a message; on a wrong answer it hints at the likely slip, without the number.
+    """
+    truth = parameter_count(kind, input_size, hidden_size)
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise TypeError(f"answer must be an int, got {type(answer).__name__}")
+    if answer == truth:
+        return f"Correct: a {kind} layer with d_x={input_size}, d_h={hidden_size} has {answer} parameters."
+    hints = {
+        parameter_count(kind, input_size, hidden_size, biases=1): "torch keeps TWO bias vectors per block.",
+        parameter_count(kind, input_size, hidden_size, biases=0): "you left out the biases.",
+        GATES[kind] * hidden_size * (input_size + 2): "U maps the state to the state: it is d_h x d_h.",
+    }
+    for other in KINDS:
+        hints.setdefault(parameter_count(other, input_size, hidden_size), f"count the blocks of a {kind}.")
+    hint = hints.get(answer, "blocks x (weights on x + weights on h + biases).")
+    return f"Not yet: {answer} is not right. Hint: {hint}"
+
+
+def check_gru_step(gru_step: Callable[..., torch.Tensor], seed: int = 0) -> str:
+    """Test ``gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t`` against torch.
+
+    Arguments are in ``torch.nn.GRUCell``'s layout (r|z|n); float64, ``x (5, 3)``,
+    ``h (5, 4)``. Returns a message; a wrong step gets a hint naming the likely mix-up.
+    """
+    if not callable(gru_step):
+        raise TypeError(f"gru_step must be a function, got {type(gru_step).__name__}")
+    generator = torch.Generator().manual_seed(seed)
+    reference = torch.nn.GRUCell(3, 4).double()
+    ours = GRUCell(3, 4, generator=generator).double()
+    reference.load_state_dict(ours.state_dict())
+    x, h = (
+        torch.randn(5, 3, generator=generator, dtype=torch.float64),
+        torch.rand(5, 4, generator=generator, dtype=torch.float64),
+    )
+    weights = [p.detach() for p in (ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh)]
+    with torch.no_grad():
+        got = gru_step(x, h, *weights)
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5, 4):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return f"Not yet: gru_step must return h_t of shape (N, d_h) = (5, 4), got {shape}."
+        if torch.allclose(got, reference(x, h), atol=1e-9):
+            return "Correct: your step matches torch.nn.GRUCell to 1e-9."
+        _, z_t, n_t = ours.gates(x, h)
+        chung = z_t * n_t + (1 - z_t) * h  # z weighting the candidate
+        ours.variant = "reset_before"
+        cho = ours(x, h)  # r applied before the product
+    slips = {
+        "here z weights the candidate (Chung et al.'s convention); torch lets z weight h_{t-1}.": chung,
+        "torch applies r AFTER the product with W_hn (reset_after), not to h before it.": cho,
+    }
+    for hint, value in slips.items():
+        if torch.allclose(got, value, atol=1e-9):
+            return f"Not yet. Hint: {hint}"
+    return "Not yet: the output differs from torch. Check the order r|z|n of the stacked weights."
+
+
+# ---------------------------------------------------------------------------------------
+# Explorer and static figure
+# ---------------------------------------------------------------------------------------
+
+_TOY = {  # a 2-d GRU (d_x = d_h = 2) for the explorer: fixed x, h_{t-1}, W_in, W_hn
+    "x": torch.tensor([1.0, -0.5]),
+    "h": torch.tensor([0.6, 0.5]),
+    "W_in": torch.tensor([[-0.6, 0.0], [0.0, 1.6]]),
+    "W_hn": torch.tensor([[1.0, -0.8], [1.0, 2.0]]),
+}
+
+
+def draw_gru_update(z: float, r: float, ax: Axes | None = None) -> Figure:
+    """Draw one 2-d GRU update with the gates set by hand (all units share ``z`` and ``r``).
+
+    ``n = tanh(W_in x + r * (W_hn h_{t-1}))`` (no biases) and ``h_t = (1 - z) n + z h_{t-1}``:
+    ``h_t`` lies on the segment from ``n`` (z = 0) to ``h_{t-1}`` (z = 1); ``r`` moves ``n``
+    between ``tanh(W_in x)`` (r = 0, the past ignored) and the full candidate (r = 1).
+    """
+    z, r = check_probability("z", z), check_probability("r", r)
+    x, h, W_in, W_hn = _TOY["x"], _TOY["h"], _TOY["W_in"], _TOY["W_hn"]
+    rs = torch.linspace(0, 1, 21)
+    path = torch.tanh(W_in @ x + rs[:, None] * (W_hn @ h))  # (21, 2): n as r goes 0 -> 1
+    n = torch.tanh(W_in @ x + r * (W_hn @ h))
+    h_t = (1 - z) * n + z * h
+    with style_context():
+        fig, ax = plt.subplots(figsize=(6.4, 4.0)) if ax is None else (ax.figure, ax)
+        ax.plot(*path.T, ":", color="#999999", label="candidate n as r goes 0 to 1")
+        ax.plot(*torch.stack([n, h]).T, "-", color="#cccccc", lw=4, zorder=0)
+        ax.scatter(*h, s=60, color=COLORS["rnn"], label="old state $h_{t-1}$", zorder=3)
+        ax.scatter(*n, s=60, marker="s", color=COLORS["lstm"], label="candidate $n_t$", zorder=3)
+        ax.scatter(*h_t, s=90, marker="*", color=COLORS["gru"], label="new state $h_t$", zorder=4)
+        ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal", title=f"z = {z:.2f}, r = {r:.2f}")
+        ax.set(xlabel="unit 1", ylabel="unit 2")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
+def gru_update_grid(zs: tuple[float, ...] = (0.0, 0.5, 1.0), rs: tuple[float, ...] = (0.0, 1.0)) -> Figure:
+    """:func:`draw_gru_update` for every pair of ``rs`` (rows) and ``zs`` (columns)."""
+    if not zs or not rs:
+        raise ValueError(f"zs and rs must each hold at least one value, got {len(zs)} and {len(rs)}")
+    with style_context():
+        fig, axes = plt.subplots(len(rs), len(zs), figsize=(3.1 * len(zs), 3.1 * len(rs)), squeeze=False)
+        for row, r in zip(axes, rs, strict=True):
+            for ax, z in zip(row, zs, strict=True):
+                draw_gru_update(z, r, ax=ax)
+                ax.get_legend().remove()
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig

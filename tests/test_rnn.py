@@ -1,0 +1,307 @@
+import dataclasses
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from companion import rnn
+
+TORCH_CELLS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
+FUSED = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as in the notebook: tiny recurrent nets run slower on more threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _inputs(n=5, d_x=3, d_h=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d_x, generator=g, dtype=torch.float64)
+    h = torch.randn(n, d_h, generator=g, dtype=torch.float64)
+    c = torch.randn(n, d_h, generator=g, dtype=torch.float64)
+    return x, h, c
+
+
+# --- the cells against torch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", rnn.KINDS)
+def test_cells_load_torch_state_dicts_and_match_torch_in_float64(kind):
+    torch.manual_seed(0)
+    reference = TORCH_CELLS[kind](3, 4).double()
+    ours = rnn.CELLS[kind](3, 4).double()
+    ours.load_state_dict(reference.state_dict())
+    assert {n: p.shape for n, p in ours.named_parameters()} == {
+        n: p.shape for n, p in reference.named_parameters()
+    }
+    x, h, c = _inputs()
+    with torch.no_grad():
+        if kind == "lstm":
+            for got, want in zip(ours(x, (h, c)), reference(x, (h, c)), strict=True):
+                torch.testing.assert_close(got, want, atol=1e-9, rtol=0)
+            for got, want in zip(ours(x), reference(x), strict=True):  # zero initial state
+                torch.testing.assert_close(got, want, atol=1e-9, rtol=0)
+        else:
+            torch.testing.assert_close(ours(x, h), reference(x, h), atol=1e-9, rtol=0)
+            torch.testing.assert_close(ours(x), reference(x), atol=1e-9, rtol=0)
+
+
+def test_gru_reset_before_is_chos_equations():
+    """Cho et al. (2014) eqs. 5-8, transcribed with the paper's matrices, plus torch's biases."""
+    cell = rnn.GRUCell(3, 4, variant="reset_before").double()
+    W_r, W_z, W = cell.weight_ih.detach().chunk(3)
+    U_r, U_z, U = cell.weight_hh.detach().chunk(3)
+    b_r, b_z, b = (
+        a + b for a, b in zip(cell.bias_ih.detach().chunk(3), cell.bias_hh.detach().chunk(3), strict=True)
+    )
+    x, h, _ = _inputs()
+    expected = torch.empty_like(h)
+    for n in range(x.shape[0]):  # one sample at a time, as column vectors
+        r = torch.sigmoid(W_r @ x[n] + U_r @ h[n] + b_r)  # eq. 5
+        z = torch.sigmoid(W_z @ x[n] + U_z @ h[n] + b_z)  # eq. 6
+        h_tilde = torch.tanh(W @ x[n] + U @ (r * h[n]) + b)  # eq. 8
+        expected[n] = z * h[n] + (1 - z) * h_tilde  # eq. 7
+    with torch.no_grad():
+        torch.testing.assert_close(cell(x, h), expected, atol=1e-12, rtol=0)
+        after = rnn.GRUCell(3, 4).double()
+        after.load_state_dict(cell.state_dict())
+        assert (after(x, h) - cell(x, h)).abs().max() > 1e-3  # the variant switch matters
+
+
+@pytest.mark.parametrize("kind", rnn.KINDS)
+def test_unrolled_cell_matches_the_fused_module(kind):
+    torch.manual_seed(2)
+    fused = FUSED[kind](3, 4).double()
+    cell = rnn.cell_from_fused(fused)
+    assert isinstance(cell, rnn.CELLS[kind]) and cell.weight_ih.dtype == torch.float64
+    x = torch.randn(7, 5, 3, dtype=torch.float64)  # (T, N, d_x)
+    with torch.no_grad():
+        hs, state = rnn.unroll(cell, x)
+        outputs, fused_state = fused(x)
+    assert len(hs) == 7
+    torch.testing.assert_close(torch.stack(hs), outputs, atol=1e-9, rtol=0)
+    if kind == "lstm":
+        torch.testing.assert_close(state[1], fused_state[1][0], atol=1e-9, rtol=0)
+
+
+def test_cells_draw_their_initial_weights_from_the_generator():
+    a = rnn.GRUCell(3, 4, generator=torch.Generator().manual_seed(7))
+    b = rnn.GRUCell(3, 4, generator=torch.Generator().manual_seed(7))
+    c = rnn.GRUCell(3, 4, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a.weight_hh, b.weight_hh) and not torch.equal(a.weight_hh, c.weight_hh)
+    assert a.weight_ih.abs().max() <= 0.5  # U(-1/sqrt(H), 1/sqrt(H)) with H = 4
+
+
+# --- parameter counts ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", rnn.KINDS)
+@pytest.mark.parametrize(("d_x", "d_h"), [(10, 20), (2, 32), (1, 1), (64, 7)])
+def test_parameter_count_equals_torch(kind, d_x, d_h):
+    for bias, biases in ((True, 2), (False, 0)):
+        module = FUSED[kind](d_x, d_h, bias=bias)
+        assert rnn.parameter_count(kind, d_x, d_h, biases=biases) == sum(
+            p.numel() for p in module.parameters()
+        )
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[kind]
+    assert rnn.parameter_count(kind, d_x, d_h, biases=1) == gates * (d_h * d_x + d_h * d_h + d_h)
+
+
+def test_parameter_counts_of_the_brief():
+    assert rnn.parameter_count("gru", 10, 20) == 1920
+    assert rnn.parameter_count("lstm", 10, 20) == 2560
+    assert 4 * rnn.parameter_count("gru", 10, 20) == 3 * rnn.parameter_count("lstm", 10, 20)
+
+
+# --- the adding problem and the model --------------------------------------------------
+
+
+def test_adding_problem_has_one_marker_per_half_and_the_sum_as_target():
+    x, y = rnn.adding_problem(2000, 10, torch.Generator().manual_seed(0))
+    assert x.shape == (10, 2000, 2) and y.shape == (2000,) and x.dtype == torch.float32
+    u, m = x[..., 0], x[..., 1]
+    assert ((u >= 0) & (u <= 1)).all()
+    assert (m[:5].sum(dim=0) == 1).all() and (m[5:].sum(dim=0) == 1).all()
+    torch.testing.assert_close(y, (u * m).sum(dim=0))
+    baseline = ((y - 1) ** 2).mean().item()  # always predicting 1
+    assert abs(baseline - 1 / 6) < 0.015
+    x2, _ = rnn.adding_problem(2000, 10, torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2)
+
+
+def test_sequence_regressor_forget_bias_seed_and_global_rng():
+    torch.manual_seed(3)
+    before = torch.rand(1)
+    torch.manual_seed(3)
+    model = rnn.SequenceRegressor("lstm", hidden_size=8, forget_bias=1.0, seed=4)
+    assert torch.equal(before, torch.rand(1))  # weights came from seed=4, not the global generator
+    forget = model.rnn.bias_ih_l0[8:16] + model.rnn.bias_hh_l0[8:16]
+    assert torch.allclose(forget, torch.ones(8))
+    again = rnn.SequenceRegressor("lstm", hidden_size=8, forget_bias=1.0, seed=4)
+    assert torch.equal(model.rnn.weight_hh_l0, again.rnn.weight_hh_l0)
+    assert model(torch.zeros(5, 3, 2)).shape == (3,)
+
+
+def test_train_adding_is_reproducible_and_returns_an_eval_model():
+    config = rnn.AddingConfig(T=6, iterations=5, eval_every=2, test_size=20, hidden_size=4)
+    a, ha = rnn.train_adding("gru", config)
+    b, hb = rnn.train_adding("gru", config)
+    assert ha.iterations == [0, 2, 4, 5] and ha.test_mse == hb.test_mse
+    assert not a.training and ha.seconds_per_iteration > 0
+    assert ha.seconds == sorted(ha.seconds)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The chapter's experiment with the notebook's defaults, on one thread (about 8 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {kind: rnn.train_adding(kind, rnn.AddingConfig()) for kind in rnn.KINDS}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_headline_gated_cells_solve_the_adding_problem_the_tanh_rnn_does_not(trained):
+    final = {kind: history.test_mse[-1] for kind, (_, history) in trained.items()}
+    assert final["gru"] < 0.05 and final["lstm"] < 0.05
+    assert final["rnn"] > 0.1  # about the 1/6 of always predicting 1
+
+
+def test_headline_gradient_vanishes_at_init_and_gates_learn_to_keep_it(trained):
+    config = rnn.AddingConfig()
+    x, y = rnn.adding_problem(256, config.T, torch.Generator().manual_seed(5))
+    ratio_init = {}
+    for kind, (model, _) in trained.items():
+        init = rnn.SequenceRegressor(kind, 2, config.hidden_size, config.forget_bias, config.seed)
+        g_init = rnn.hidden_state_gradients(init, x, y)
+        g_trained = rnn.hidden_state_gradients(model, x, y)
+        assert g_init.shape == (config.T,)
+        assert g_init[0] / g_init[-1] < 1e-3, kind  # vanishes at initialisation for all three
+        ratio_init[kind] = (g_init[0] / g_init[-1]).item()
+        if kind == "rnn":
+            assert g_trained[0] / g_trained[-1] < 1e-4
+        else:
+            assert g_trained[0] / g_trained[-1] > 1e-2, kind  # carried back to t = 1
+    assert ratio_init["lstm"] > 100 * max(ratio_init["rnn"], ratio_init["gru"])  # the forget bias of 1
+
+
+def test_capacity_does_not_rescue_the_tanh_rnn_but_a_short_sequence_does():
+    """The notebook's equal-budget run (d_h = 66) and its sequence-length exercise (T = 10)."""
+    config = rnn.AddingConfig()
+    _, big = rnn.train_adding("rnn", dataclasses.replace(config, hidden_size=66))
+    assert rnn.parameter_count("rnn", 2, 66) >= rnn.parameter_count("lstm", 2, 32)
+    assert big.test_mse[-1] > 0.1
+    _, short = rnn.train_adding("rnn", dataclasses.replace(config, T=10))
+    assert short.test_mse[-1] < 0.05
+
+
+# --- exercise checkers and figures -----------------------------------------------------
+
+
+def test_check_parameter_count_hints_without_revealing():
+    assert rnn.check_parameter_count(1920, "gru", 10, 20).startswith("Correct")
+    for wrong, hint in ((1860, "TWO bias"), (1800, "biases"), (2560, "blocks"), (1234, "blocks x")):
+        message = rnn.check_parameter_count(wrong, "gru", 10, 20)
+        assert message.startswith("Not yet") and hint in message and "1920" not in message
+
+
+def _gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, chung=False, before=False):
+    gi = torch.nn.functional.linear(x, weight_ih, bias_ih).chunk(3, dim=1)
+    W_hr, W_hz, W_hn = weight_hh.chunk(3)
+    b_hr, b_hz, b_hn = bias_hh.chunk(3)
+    r = torch.sigmoid(gi[0] + h @ W_hr.T + b_hr)
+    z = torch.sigmoid(gi[1] + h @ W_hz.T + b_hz)
+    n = torch.tanh(gi[2] + ((r * h) @ W_hn.T + b_hn if before else r * (h @ W_hn.T + b_hn)))
+    return z * n + (1 - z) * h if chung else (1 - z) * n + z * h
+
+
+def test_check_gru_step():
+    assert rnn.check_gru_step(_gru_step).startswith("Correct")
+    assert "Chung" in rnn.check_gru_step(lambda *a: _gru_step(*a, chung=True))
+    assert "AFTER" in rnn.check_gru_step(lambda *a: _gru_step(*a, before=True))
+    assert "shape" in rnn.check_gru_step(lambda x, h, *w: h[:, :2])
+    assert rnn.check_gru_step(lambda x, h, *w: h).startswith("Not yet")
+
+
+def test_explorer_draw_and_static_grid():
+    assert isinstance(rnn.draw_gru_update(0.3, 0.7), Figure)
+    fig = rnn.gru_update_grid(zs=(0.0, 1.0), rs=(0.5,))
+    assert len(fig.axes) == 2
+
+
+def test_experiment_figures():
+    history = rnn.AddingHistory([0, 10], [1.0, 0.1], [0.0, 0.5])
+    fig = rnn.adding_curves({"gru": history, "rnn (d_h=66)": history}, dashed=("rnn (d_h=66)",))
+    assert len(fig.axes) == 2 and fig.axes[0].lines[1].get_linestyle() == "--"
+    fig = rnn.gradient_figure({"gru": torch.ones(5)}, {"gru": torch.ones(5)})
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="histories must map at least one label"):
+        rnn.adding_curves({})
+    with pytest.raises(ValueError, match="init and trained must have the same kinds"):
+        rnn.gradient_figure({"gru": torch.ones(5)}, {"lstm": torch.ones(5)})
+
+
+# --- bad inputs ------------------------------------------------------------------------
+
+
+def test_errors_name_the_argument_and_the_expected_shape():
+    gru, lstm = rnn.GRUCell(3, 4), rnn.LSTMCell(3, 4)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 3\), got \(5, 2\)"):
+        gru(torch.zeros(5, 2))
+    with pytest.raises(ValueError, match=r"h must have shape \(5, 4\), got \(5, 3\)"):
+        gru(torch.zeros(5, 3), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="x must have 2 dimensions"):
+        gru(torch.zeros(3))
+    with pytest.raises(TypeError, match="state must be a tuple"):
+        lstm(torch.zeros(5, 3), torch.zeros(5, 4))
+    with pytest.raises(ValueError, match=r"x must have shape \(T, N, 3\), got \(7, 5, 2\)"):
+        rnn.unroll(gru, torch.zeros(7, 5, 2))
+    with pytest.raises(TypeError, match="cell must be"):
+        rnn.unroll(nn.GRUCell(3, 4), torch.zeros(7, 5, 3))
+    with pytest.raises(ValueError, match="variant must be 'reset_after' or 'reset_before', got 'cho'"):
+        rnn.GRUCell(3, 4, variant="cho")
+    with pytest.raises(ValueError, match="hidden_size must be >= 1, got 0"):
+        rnn.LSTMCell(3, 0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        rnn.GRUCell(3, 4, generator=0)
+
+
+def test_errors_of_counts_data_training_and_checkers():
+    with pytest.raises(ValueError, match=r"kind must be one of \('rnn', 'gru', 'lstm'\), got 'transformer'"):
+        rnn.parameter_count("transformer", 2, 3)
+    with pytest.raises(ValueError, match="biases must be 0, 1 or 2, got 3"):
+        rnn.parameter_count("gru", 2, 3, biases=3)
+    with pytest.raises(ValueError, match="T must be >= 2"):
+        rnn.adding_problem(4, 1, torch.Generator())
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, got int"):
+        rnn.adding_problem(4, 10, 0)
+    with pytest.raises(ValueError, match="lr must be > 0, got 0"):
+        rnn.AddingConfig(lr=0)
+    with pytest.raises(TypeError, match="iterations must be an int"):
+        dataclasses.replace(rnn.AddingConfig(), iterations=1.5)
+    with pytest.raises(TypeError, match="config must be an AddingConfig"):
+        rnn.train_adding("gru", {"T": 5})
+    with pytest.raises(ValueError, match="one layer"):
+        rnn.cell_from_fused(nn.GRU(2, 3, num_layers=2))
+    with pytest.raises(ValueError, match="must use tanh"):
+        rnn.cell_from_fused(nn.RNN(2, 3, nonlinearity="relu"))
+    with pytest.raises(TypeError, match="module must be an nn.RNN, nn.GRU or nn.LSTM"):
+        rnn.cell_from_fused(nn.Linear(2, 3))
+    model = rnn.SequenceRegressor("gru", hidden_size=4)
+    with pytest.raises(ValueError, match="same N, got 3 and 2"):
+        rnn.hidden_state_gradients(model, torch.zeros(5, 3, 2), torch.zeros(2))
+    with pytest.raises(TypeError, match="answer must be an int"):
+        rnn.check_parameter_count("1920", "gru", 10, 20)
+    with pytest.raises(TypeError, match="gru_step must be a function"):
+        rnn.check_gru_step(None)
+    with pytest.raises(ValueError, match=r"z must lie in \[0, 1\], got 1.5"):
+        rnn.draw_gru_update(1.5, 0.5)
+    with pytest.raises(ValueError, match="zs and rs must each hold at least one value"):
+        rnn.gru_update_grid(zs=())
