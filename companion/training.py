@@ -41,6 +41,7 @@ __all__ = [
     "accuracy",
     "cross_entropy_loss",
     "predict_logits",
+    "seeded_model",
     "train",
     "train_classifier",
 ]
@@ -212,6 +213,19 @@ def train(
     return history
 
 
+def seeded_model(model_name: str = "mlp", seed: int = 0, **model_kwargs) -> nn.Module:
+    """A shared digits classifier whose initial weights are drawn from ``seed``.
+
+    The global random state is left as it was, so the same seed always gives
+    the same weights wherever it is called.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(model_name, **model_kwargs)
+
+
 def train_classifier(
     data: Digits,
     model_name: str = "mlp",
@@ -230,9 +244,7 @@ def train_classifier(
         raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = build_model(model_name, **model_kwargs)
+    model = seeded_model(model_name, config.seed, **model_kwargs)
     history = train(
         model,
         data.x_train,

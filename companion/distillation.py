@@ -1,0 +1,572 @@
+"""Defensive distillation, and the losses that show its robustness is gradient masking.
+
+Softmax at temperature ``T`` divides the logits ``z`` by ``T`` before the softmax::
+
+    F_i(x) = exp(z_i(x) / T) / sum_j exp(z_j(x) / T)
+
+Defensive distillation (Papernot et al. 2016) trains a *teacher* at temperature
+``T`` on the hard labels, labels the training set with the teacher's soft labels
+``softmax(z_teacher / T)``, trains a *student* of the same architecture at the
+same ``T`` on those soft labels, and deploys the student at ``T = 1``. Training at
+``T`` makes the logits grow by about a factor ``T``, so at ``T = 1`` the float32
+softmax saturates to exactly 0 and 1 and the gradient of the cross-entropy
+computed from the probabilities is exactly zero (:func:`softmax_cross_entropy`).
+Attacks that differentiate the logits instead (:func:`logit_margin`, or the
+cross-entropy of ``z / T``, :func:`cross_entropy_at`) succeed as on an
+undistilled model (Carlini & Wagner 2016). Hinton et al.'s (2015) distillation
+loss, whose purpose is compression, is :func:`hinton_loss`.
+
+Shapes: logits ``z`` are ``(N, K)`` float, labels ``y`` are ``(N,)`` int64,
+inputs ``x`` are flat digits ``(N, 64)`` in [0, 1].
+
+References
+----------
+1. Papernot, McDaniel, Wu, Jha, Swami. Distillation as a Defense to Adversarial
+   Perturbations against Deep Neural Networks. IEEE S&P 2016.
+2. Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network.
+   arXiv:1503.02531, 2015.
+3. Carlini, Wagner. Defensive Distillation is Not Robust to Adversarial
+   Examples. arXiv:1607.04311, 2016.
+4. Carlini, Wagner. Towards Evaluating the Robustness of Neural Networks. IEEE S&P 2017.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+
+from companion.attacks import Loss, fgsm, input_gradient
+from companion.data import Digits
+from companion.plotting import COLORS, style_context
+from companion.training import (
+    History,
+    TrainConfig,
+    accuracy,
+    predict_logits,
+    seeded_model,
+    train,
+    train_classifier,
+)
+from companion.validation import (
+    check_labels,
+    check_positive,
+    check_probability,
+    check_same_length,
+    check_tensor,
+)
+
+__all__ = [
+    "DISTILLATION_CONFIG",
+    "DefenceReport",
+    "DistilledModels",
+    "check_softmax",
+    "cross_entropy_at",
+    "defensive_distillation",
+    "evaluate_defence",
+    "hinton_loss",
+    "logit_margin",
+    "soft_labels",
+    "softmax_cross_entropy",
+    "softmax_jacobian",
+    "softmax_with_temperature",
+    "sweep_figure",
+    "temperature_figure",
+    "temperature_sweep",
+    "zero_gradient_fraction",
+]
+
+DISTILLATION_CONFIG = TrainConfig(lr=1e-2)
+"""Training settings of teacher and student: the standard ones, but Adam's ``lr`` is 1e-2.
+
+At temperature ``T`` the logits must grow about ``T`` times larger to fit the
+labels; Adam moves each weight by about ``lr`` per step whatever the gradient's
+scale, so the default 1e-3 leaves the models at ``T = 50`` under-trained in 30
+epochs (accuracy about 0.88 instead of 0.96).
+"""
+
+
+# --- Softmax at temperature T -------------------------------------------------------------------
+
+
+def _check_logits(name: str, logits: torch.Tensor) -> torch.Tensor:
+    check_tensor(name, logits, ndim=2, floating=True)
+    if logits.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, K) with K >= 1 classes, got {tuple(logits.shape)}")
+    return logits
+
+
+def softmax_with_temperature(logits: torch.Tensor, T: float) -> torch.Tensor:
+    """Softmax at temperature ``T``: ``F_i = exp(z_i / T) / sum_j exp(z_j / T)``.
+
+    Hinton et al. (2015), eq. (1); Papernot et al. (2016). Computed stably
+    (``torch.softmax`` subtracts the row maximum first), so logits up to 1e4 in
+    magnitude give finite rows summing to 1.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``z``, ``(N, K)`` float.
+    T : float
+        Temperature, ``> 0``. ``T = 1`` is the ordinary softmax; ``T -> inf``
+        tends to the uniform ``1 / K``; ``T -> 0`` to the one-hot arg-max.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, K)`` probabilities, rows summing to 1.
+    """
+    _check_logits("logits", logits)
+    T = check_positive("T", T)
+    return torch.softmax(logits / T, dim=1)
+
+
+def softmax_jacobian(z: torch.Tensor, T: float) -> torch.Tensor:
+    """``dF_i / dz_j = F_i (delta_ij - F_j) / T`` for one logit vector, ``(K, K)``.
+
+    ``z`` is ``(K,)`` float. Every entry carries a factor ``F_i``, and the
+    diagonal a factor ``1 - F_i``: when the output saturates to one-hot the
+    whole Jacobian tends to zero, and in float32 it becomes exactly zero.
+    """
+    check_tensor("z", z, ndim=1, floating=True)
+    p = softmax_with_temperature(z[None], T)[0]  # (K,)
+    return (torch.diag(p) - p[:, None] * p[None, :]) / T  # (K, K)
+
+
+def check_softmax(candidate: Callable[[torch.Tensor, float], torch.Tensor]) -> str:
+    """Exercise checker: is ``candidate(logits, T)`` a stable softmax at temperature ``T``?
+
+    Tries float32 logits of magnitude up to 1e4 and temperatures from 0.01 to
+    1000 against a float64 reference, and ``T <= 0``, which must raise
+    ``ValueError``. Raises ``AssertionError`` with a hint on the first failure;
+    returns a short message when every check passes.
+    """
+    if not callable(candidate):
+        raise TypeError(f"candidate must be a function (logits, T) -> probabilities, got {candidate!r}")
+    generator = torch.Generator().manual_seed(0)
+    base = torch.randn(6, 10, generator=generator)  # (6, 10)
+    for scale in (1.0, 100.0, 1e4, -1e4):
+        for T in (0.01, 1.0, 50.0, 1000.0):
+            z = (scale * base).float()
+            expected = torch.softmax(z.double() / T, dim=1)
+            got = candidate(z, T)
+            if not isinstance(got, torch.Tensor) or got.shape != z.shape:
+                raise AssertionError(f"expected a tensor of shape {tuple(z.shape)}, got {got!r:.60}")
+            if not torch.isfinite(got).all():
+                raise AssertionError(
+                    f"non-finite output for logits of size about {abs(scale):g} at T = {T:g}: exp overflows "
+                    "float32 above about 88. Which shift of all logits leaves the softmax unchanged?"
+                )
+            if not torch.allclose(got.double(), expected, atol=1e-4):
+                raise AssertionError(
+                    f"wrong probabilities for logits of size about {abs(scale):g} at T = {T:g} "
+                    f"(largest error {(got.double() - expected).abs().max().item():.2g}); "
+                    "check where T enters and which dimension you normalise over."
+                )
+    for T in (0.0, -1.0):
+        try:
+            candidate(base, T)
+        except ValueError:
+            continue
+        raise AssertionError(f"T = {T:g} should raise ValueError: a temperature must be > 0")
+    return "All checks passed: finite, correct for |z| up to 1e4, and T <= 0 is refused."
+
+
+# --- Attack losses ------------------------------------------------------------------------------
+
+
+def softmax_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample ``-log F_y(x)`` computed naively from the float32 probabilities at ``T = 1``.
+
+    The loss of an attacker who differentiates the softmax output, as in
+    Papernot et al.'s evaluation. When the softmax saturates, ``F_y`` rounds to
+    exactly 1 and every other ``F_i`` to exactly 0, the loss is 0 and its
+    gradient is exactly zero: the gradient masking defensive distillation relies
+    on. (:func:`companion.attacks.cross_entropy` works from ``log_softmax`` and
+    never returns ``inf``, but its gradient ``F - e_y`` vanishes in the same way.)
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, K)`` float logits.
+    y : torch.Tensor
+        ``(N,)`` int64 labels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` losses; ``inf`` where ``F_y`` underflows to 0.
+    """
+    _check_logits("logits", logits)
+    check_labels("y", y, num_classes=logits.shape[1])
+    check_same_length("logits", logits, "y", y)
+    probabilities = torch.softmax(logits, dim=1)  # (N, K), rounded to float32
+    return -torch.log(probabilities.gather(1, y[:, None]).squeeze(1))  # (N,)
+
+
+def cross_entropy_at(T: float) -> Loss:
+    """The attack loss ``-log softmax(z / T)_y``, computed stably with ``log_softmax``.
+
+    Carlini & Wagner (2016) attack a distilled network this way, with ``T`` its
+    distillation temperature: dividing by ``T`` undoes the growth of the logits,
+    so the softmax is no longer saturated and the gradient is not zero.
+    Returns ``loss(logits (N, K), y (N,)) -> (N,)``.
+    """
+    T = check_positive("T", T)
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits / T, y, reduction="none")  # (N,)
+
+    return loss
+
+
+def logit_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample margin ``max_{i != y} z_i - z_y`` on the logits.
+
+    The attacker increases it; the prediction changes once it is positive. It
+    is Carlini & Wagner's (2017) untargeted objective without the cap ``kappa``
+    (chapter 5). Its gradient is a difference of two rows of the network's
+    Jacobian and does not vanish when the softmax saturates.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, K)`` float logits, ``K >= 2``.
+    y : torch.Tensor
+        ``(N,)`` int64 labels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` margins; negative where the model predicts ``y``.
+    """
+    _check_logits("logits", logits)
+    if logits.shape[1] < 2:
+        raise ValueError(f"logits must have at least 2 classes for a margin, got shape {tuple(logits.shape)}")
+    check_labels("y", y, num_classes=logits.shape[1])
+    check_same_length("logits", logits, "y", y)
+    z_y = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
+    others = logits.scatter(1, y[:, None], -torch.inf)  # (N, K), the true class masked out
+    return others.max(dim=1).values - z_y
+
+
+# --- Defensive distillation (Papernot et al. 2016) ----------------------------------------------
+
+
+def soft_labels(teacher: nn.Module, x: torch.Tensor, T: float) -> torch.Tensor:
+    """The teacher's soft labels ``softmax(z_teacher(x) / T)``, ``(N, K)``, without gradient."""
+    return softmax_with_temperature(predict_logits(teacher, x), T)
+
+
+def _temperature_loss(T: float):
+    """Training hook: cross-entropy of ``model(x) / T`` against hard ``(B,)`` or soft ``(B, K)`` targets."""
+
+    def loss_fn(model: nn.Module, x_b: torch.Tensor, y_b: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x_b) / T, y_b)
+
+    return loss_fn
+
+
+@dataclass
+class DistilledModels:
+    """What :func:`defensive_distillation` returns.
+
+    Attributes
+    ----------
+    teacher : nn.Module
+        Trained at temperature ``T`` on the hard labels; returns logits.
+    student : nn.Module
+        Trained at ``T`` on the teacher's soft labels ``softmax(z_teacher / T)``;
+        deployed at ``T = 1``: it returns its logits ``z`` and predicts ``softmax(z)``.
+    T : float
+        The distillation temperature.
+    teacher_history, student_history : History
+        What :func:`companion.training.train` measured for each model.
+    """
+
+    teacher: nn.Module
+    student: nn.Module
+    T: float
+    teacher_history: History
+    student_history: History
+
+
+def defensive_distillation(
+    data: Digits, T: float, config: TrainConfig = DISTILLATION_CONFIG, model_name: str = "mlp"
+) -> DistilledModels:
+    """Papernot et al.'s (2016) defensive distillation on the digits.
+
+    1. Train a teacher ``F`` at temperature ``T`` on the hard labels.
+    2. Soft labels ``F(X) = softmax(z_teacher(X) / T)`` for the training set.
+    3. Train a student ``F^d`` of the same architecture at the same ``T`` on ``F(X)``.
+    4. Deploy ``F^d`` at ``T = 1``.
+
+    "Training at ``T``" means the loss is the cross-entropy of ``softmax(z / T)``:
+    the training hook divides the logits by ``T``; the models return raw logits.
+
+    Parameters
+    ----------
+    data : Digits
+        The digits split (``companion.data.load_digits()``).
+    T : float
+        Distillation temperature, ``> 0`` (Papernot et al. try 1 to 100;
+        Carlini & Wagner's reimplementation uses 100).
+    config : TrainConfig
+        Used for both models; ``config.seed`` seeds both initial weights and the
+        shuffle order. Default :data:`DISTILLATION_CONFIG` (Adam, lr 1e-2, 30 epochs).
+    model_name : str
+        ``"mlp"`` or ``"cnn"`` (:func:`companion.models.build_model`).
+
+    Returns
+    -------
+    DistilledModels
+        Both models in eval mode, ``T`` and both training histories.
+
+    Notes
+    -----
+    Departures from the paper: the digits (8x8) instead of MNIST (28x28), the
+    course's small MLP instead of their CNN, Adam instead of SGD, 30 epochs.
+    The student starts from the same seeded initial weights as the teacher. No
+    ``T**2`` factor (Hinton et al. 2015): with soft labels only, it would just
+    rescale the loss, which Adam ignores.
+    """
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    T = check_positive("T", T)
+    loss_fn = _temperature_loss(T)
+    teacher, teacher_history = train_classifier(data, model_name, config, loss_fn=loss_fn)
+    targets = soft_labels(teacher, data.x_train, T)  # (N, K), F(X)
+    student = seeded_model(model_name, config.seed)  # the teacher's initial weights
+    student_history = train(
+        student, data.x_train, targets, config, loss_fn=loss_fn, x_test=data.x_test, y_test=data.y_test
+    )
+    return DistilledModels(teacher, student.eval(), T, teacher_history, student_history)
+
+
+# --- Measuring the defence ----------------------------------------------------------------------
+
+
+def zero_gradient_fraction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Loss) -> float:
+    """Share of samples whose input gradient ``grad_x loss(model(x), y)`` is exactly zero, in [0, 1].
+
+    On such a sample FGSM's step ``eps * sign(0)`` is zero: the attack returns
+    the input unchanged.
+    """
+    gradient = input_gradient(model, x, y, loss)  # like x
+    return (gradient.flatten(1) == 0).all(dim=1).float().mean().item()
+
+
+@dataclass(frozen=True)
+class DefenceReport:
+    """One model's accuracy and FGSM results on a test set (see :func:`evaluate_defence`)."""
+
+    T: float  # distillation temperature (1.0 for the standard model)
+    accuracy: float  # clean test accuracy
+    fgsm_probabilities: float  # FGSM success, gradient of softmax_cross_entropy
+    fgsm_logits: float  # FGSM success, gradient of logit_margin
+    fgsm_scaled: float  # FGSM success, gradient of cross_entropy_at(T)
+    zero_gradients: float  # share of inputs with an exactly zero softmax_cross_entropy gradient
+    logit_scale: float  # median over inputs of max_i |z_i|
+
+
+def evaluate_defence(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, T: float = 1.0
+) -> DefenceReport:
+    """Accuracy, FGSM success with three losses, zero gradients and logit size of ``model``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``x`` to logits ``(N, K)``; a distilled student is evaluated as deployed, at ``T = 1``.
+    x, y : torch.Tensor
+        ``(N, 64)`` test inputs in [0, 1] and ``(N,)`` int64 labels.
+    eps : float
+        FGSM's L-infinity budget.
+    T : float
+        Only sets the scaling of the :func:`cross_entropy_at` attack (1 for a standard model).
+
+    Returns
+    -------
+    DefenceReport
+        FGSM success rates are over all of ``x`` (an input the model already gets
+        wrong counts as a success), as :class:`companion.attacks.AttackResult` defines them.
+    """
+    check_positive("eps", eps, allow_zero=True)
+    z = predict_logits(model, x)  # (N, K)
+    return DefenceReport(
+        T=check_positive("T", T),
+        accuracy=accuracy(model, x, y),
+        fgsm_probabilities=fgsm(model, x, y, eps, loss=softmax_cross_entropy).success_rate,
+        fgsm_logits=fgsm(model, x, y, eps, loss=logit_margin).success_rate,
+        fgsm_scaled=fgsm(model, x, y, eps, loss=cross_entropy_at(T)).success_rate,
+        zero_gradients=zero_gradient_fraction(model, x, y, softmax_cross_entropy),
+        logit_scale=z.abs().max(dim=1).values.median().item(),
+    )
+
+
+def temperature_sweep(
+    data: Digits,
+    temperatures: Sequence[float] = (1, 10, 50, 100),
+    eps: float = 0.2,
+    config: TrainConfig = DISTILLATION_CONFIG,
+) -> list[DefenceReport]:
+    """Distil at each temperature and evaluate the student on the test set.
+
+    Parameters
+    ----------
+    data : Digits
+        The digits split.
+    temperatures : sequence of float
+        Distillation temperatures, each ``> 0``.
+    eps : float
+        FGSM's L-infinity budget.
+    config : TrainConfig
+        Passed to :func:`defensive_distillation`.
+
+    Returns
+    -------
+    list of DefenceReport
+        One per temperature, in order, from :func:`evaluate_defence` with ``T`` set.
+    """
+    if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Sequence) or not temperatures:
+        raise ValueError(f"temperatures must be a non-empty sequence of numbers, got {temperatures!r}")
+    for T in temperatures:
+        check_positive("temperatures[i]", T)
+    check_positive("eps", eps, allow_zero=True)
+    reports = []
+    for T in temperatures:
+        student = defensive_distillation(data, T, config).student
+        reports.append(evaluate_defence(student, data.x_test, data.y_test, eps, T))
+    return reports
+
+
+# --- Hinton et al. (2015): distillation for compression -----------------------------------------
+
+
+def hinton_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor, T: float, alpha: float = 0.5
+) -> torch.Tensor:
+    """Hinton et al.'s (2015) distillation loss, a scalar.
+
+    ``alpha * T**2 * CE(p, q) + (1 - alpha) * CE(y, softmax(z))``, with soft
+    targets ``p = softmax(v / T)`` from the teacher's logits ``v``, the
+    student's ``q = softmax(z / T)``, and ``CE(p, q) = -sum_i p_i log q_i``
+    averaged over the batch. The soft term's gradient is ``(q_i - p_i) / T``,
+    about ``(z_i - v_i) / (K T**2)`` at high ``T`` for zero-mean logits
+    (Hinton et al., sec. 2.1); the ``T**2`` keeps its weight against the hard
+    term when ``T`` changes.
+
+    Parameters
+    ----------
+    student_logits, teacher_logits : torch.Tensor
+        ``z`` and ``v``, ``(N, K)`` float.
+    y : torch.Tensor
+        ``(N,)`` int64 hard labels.
+    T : float
+        Temperature, ``> 0``.
+    alpha : float
+        Weight of the soft term, in [0, 1].
+    """
+    _check_logits("student_logits", student_logits)
+    _check_logits("teacher_logits", teacher_logits)
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student_logits and teacher_logits must have the same shape, got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+    check_labels("y", y, num_classes=student_logits.shape[1])
+    check_same_length("student_logits", student_logits, "y", y)
+    T = check_positive("T", T)
+    alpha = check_probability("alpha", alpha)
+    p = softmax_with_temperature(teacher_logits.detach(), T)  # (N, K) soft targets
+    soft = F.cross_entropy(student_logits / T, p)
+    hard = F.cross_entropy(student_logits, y)
+    return alpha * T**2 * soft + (1 - alpha) * hard
+
+
+# --- Figures ------------------------------------------------------------------------------------
+
+
+def temperature_figure(z: torch.Tensor, T: float) -> Figure:
+    """Draw ``softmax(z / T)`` for one logit vector ``z`` ``(K,)``, and how it and its Jacobian vary with T.
+
+    Left: the probabilities at ``T``. Middle: each ``F_i`` against the
+    temperature, from 0.01 to 100. Right: the Frobenius norm of
+    :func:`softmax_jacobian` in float64 and float32; crosses mark temperatures
+    where the float32 Jacobian is exactly zero.
+    """
+    check_tensor("z", z, ndim=1, floating=True)
+    T = check_positive("T", T)
+    grid = np.logspace(-2, 2, 200)  # temperatures
+    probabilities = torch.stack([softmax_with_temperature(z[None].double(), t)[0] for t in grid])  # (G, K)
+    norm64 = np.array([softmax_jacobian(z.double(), t).norm().item() for t in grid])  # (G,)
+    norm32 = np.array([softmax_jacobian(z.float(), t).norm().item() for t in grid])  # (G,)
+    with style_context():
+        fig, (ax_bar, ax_p, ax_j) = plt.subplots(1, 3, figsize=(11, 3.2))
+        ax_bar.bar(range(len(z)), softmax_with_temperature(z[None], T)[0].numpy(), color=COLORS["standard"])
+        ax_bar.set(xlabel="class $i$", ylabel="$F_i$", ylim=(0, 1.02), title=f"softmax(z / T), T = {T:.3g}")
+        ax_p.plot(grid, probabilities.numpy(), color="#999999", linewidth=1)
+        ax_p.plot(
+            grid, probabilities[:, int(z.argmax())].numpy(), color=COLORS["distilled"], label="arg-max class"
+        )
+        ax_p.set(xscale="log", xlabel="temperature T", ylabel="$F_i$", title="each class against T")
+        ax_p.axvline(T, color="black", linestyle=":")
+        ax_p.legend()
+        ax_j.plot(grid, norm64, color=COLORS["standard"], label="float64")
+        ax_j.plot(grid, np.where(norm32 > 0, norm32, np.nan), "--", color=COLORS["fgsm"], label="float32")
+        bottom = ax_j.get_xaxis_transform()  # x in data units, y in axes units
+        ax_j.plot(
+            grid[norm32 == 0],
+            np.full((norm32 == 0).sum(), 0.03),
+            "x",
+            transform=bottom,
+            color=COLORS["fgsm"],
+            label="float32 exactly 0",
+        )
+        ax_j.axvline(T, color="black", linestyle=":")
+        ax_j.set(xscale="log", yscale="log", ylim=(1e-40, 10), xlabel="temperature T")
+        ax_j.set_ylabel(r"$\|\partial F / \partial z\|$")
+        ax_j.set_title("size of the Jacobian")
+        ax_j.legend()
+        fig.tight_layout()
+    return fig
+
+
+def sweep_figure(reports: Sequence[DefenceReport], standard: DefenceReport) -> Figure:
+    """FGSM success, accuracy and zero gradients, and logit size against T, with the standard model."""
+    if not reports or not all(isinstance(r, DefenceReport) for r in (*reports, standard)):
+        raise TypeError("reports must be a non-empty list of DefenceReport, and standard a DefenceReport")
+    T = [r.T for r in reports]
+    with style_context():
+        fig, (ax_s, ax_a, ax_z) = plt.subplots(1, 3, figsize=(11, 3.2))
+        ax_s.plot(T, [r.fgsm_probabilities for r in reports], "o-", color=COLORS["distilled"], label="on F")
+        ax_s.plot(T, [r.fgsm_logits for r in reports], "s-", color=COLORS["fgsm"], label="on logits (margin)")
+        ax_s.plot(T, [r.fgsm_scaled for r in reports], "d--", color=COLORS["pgd"], label="on z / T")
+        ax_s.axhline(
+            standard.fgsm_probabilities, color=COLORS["standard"], linestyle=":", label="standard, on F"
+        )
+        ax_s.set(xscale="log", xlabel="temperature T", ylabel="FGSM success", ylim=(0, 1.05))
+        ax_s.set_title("FGSM on the distilled student")
+        ax_s.legend()
+        ax_a.plot(T, [r.accuracy for r in reports], "o-", color=COLORS["distilled"], label="test accuracy")
+        ax_a.plot(
+            T, [r.zero_gradients for r in reports], "^-", color="#555555", label="share of zero gradients"
+        )
+        ax_a.axhline(standard.accuracy, color=COLORS["standard"], linestyle=":", label="standard accuracy")
+        ax_a.set(xscale="log", xlabel="temperature T", ylim=(0, 1.05), title="accuracy and masked gradients")
+        ax_a.legend(loc="center left")
+        ax_z.plot(T, [r.logit_scale for r in reports], "o-", color=COLORS["distilled"], label="distilled")
+        ax_z.axhline(standard.logit_scale, color=COLORS["standard"], linestyle=":", label="standard")
+        ax_z.set(xscale="log", yscale="log", xlabel="temperature T", ylabel=r"median $\max_i |z_i|$")
+        ax_z.set_title("size of the logits")
+        ax_z.legend()
+        fig.tight_layout()
+    return fig

@@ -1,0 +1,250 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from companion.attacks import fgsm, input_gradient
+from companion.distillation import (
+    DISTILLATION_CONFIG,
+    DefenceReport,
+    DistilledModels,
+    check_softmax,
+    cross_entropy_at,
+    defensive_distillation,
+    evaluate_defence,
+    hinton_loss,
+    logit_margin,
+    softmax_cross_entropy,
+    softmax_jacobian,
+    softmax_with_temperature,
+    sweep_figure,
+    temperature_figure,
+    temperature_sweep,
+    zero_gradient_fraction,
+)
+from companion.training import TrainConfig
+
+EPS = 0.2  # the chapter's FGSM budget
+
+
+@pytest.fixture(scope="module")
+def distilled(digits):
+    """The chapter's distilled student at T = 50 with the default config (about 1 s)."""
+    return defensive_distillation(digits, 50)
+
+
+@pytest.fixture(scope="module")
+def reports(digits, trained_mlp, distilled):
+    standard = evaluate_defence(trained_mlp[0], digits.x_test, digits.y_test, EPS)
+    student = evaluate_defence(distilled.student, digits.x_test, digits.y_test, EPS, T=distilled.T)
+    return standard, student
+
+
+# --- softmax at temperature T ---
+
+
+@pytest.mark.parametrize("T", [0.05, 1.0, 3.0, 100.0])
+def test_softmax_with_temperature_matches_torch(T):
+    z = torch.randn(5, 10, generator=torch.Generator().manual_seed(1)) * 4
+    assert torch.allclose(softmax_with_temperature(z, T), torch.softmax(z / T, dim=1))
+
+
+def test_large_temperature_gives_uniform_and_small_gives_one_hot():
+    z = torch.tensor([[3.0, -1.0, 0.5, 2.0]])
+    assert torch.allclose(softmax_with_temperature(z, 1e6), torch.full((1, 4), 0.25), atol=1e-5)
+    assert torch.equal(softmax_with_temperature(z, 1e-3), torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+
+
+def test_softmax_is_finite_for_logits_up_to_1e4():
+    z = torch.tensor([[1e4, -1e4, 0.0], [-1e4, -1e4 + 1, -1e4]])
+    p = softmax_with_temperature(z, 1.0)
+    assert torch.isfinite(p).all()
+    assert torch.allclose(p.sum(dim=1), torch.ones(2))
+
+
+@pytest.mark.parametrize("T", [0, 0.0, -1.0, float("nan")])
+def test_softmax_rejects_non_positive_temperature(T):
+    with pytest.raises(ValueError, match="T must be > 0"):
+        softmax_with_temperature(torch.zeros(2, 3), T)
+
+
+def test_softmax_rejects_wrong_types_and_shapes():
+    with pytest.raises(TypeError, match="T must be a number"):
+        softmax_with_temperature(torch.zeros(2, 3), "1")
+    with pytest.raises(ValueError, match="logits must have 2 dimensions"):
+        softmax_with_temperature(torch.zeros(3), 1.0)
+    with pytest.raises(TypeError, match="logits must have a floating dtype"):
+        softmax_with_temperature(torch.zeros(2, 3, dtype=torch.int64), 1.0)
+    with pytest.raises(TypeError, match="logits must be a torch.Tensor"):
+        softmax_with_temperature([[0.0, 1.0]], 1.0)
+
+
+@pytest.mark.parametrize("T", [0.5, 1.0, 20.0])
+def test_softmax_jacobian_matches_autograd(T):
+    z = torch.tensor([2.0, -1.0, 0.3, 0.0], dtype=torch.float64)
+    expected = torch.autograd.functional.jacobian(lambda v: torch.softmax(v / T, dim=0), z)
+    assert torch.allclose(softmax_jacobian(z, T), expected)
+
+
+def test_softmax_jacobian_is_exactly_zero_when_float32_saturates():
+    z = torch.tensor([200.0, 0.0, -5.0])
+    assert torch.count_nonzero(softmax_jacobian(z, 1.0)) == 0
+    assert torch.count_nonzero(softmax_jacobian(z.double(), 1.0)) > 0
+
+
+def test_check_softmax_accepts_a_stable_softmax_and_explains_failures():
+    assert "passed" in check_softmax(softmax_with_temperature)
+    with pytest.raises(AssertionError, match="non-finite"):
+        check_softmax(lambda z, T: torch.exp(z / T) / torch.exp(z / T).sum(dim=1, keepdim=True))
+    with pytest.raises(AssertionError, match="wrong probabilities"):
+        check_softmax(lambda z, T: torch.softmax(z, dim=1))
+    with pytest.raises(AssertionError, match="should raise ValueError"):
+        check_softmax(lambda z, T: torch.softmax(z / abs(T or 1.0), dim=1))
+    with pytest.raises(TypeError, match="candidate must be a function"):
+        check_softmax(None)
+
+
+# --- attack losses ---
+
+
+def test_softmax_cross_entropy_matches_torch_until_it_saturates():
+    z = torch.randn(6, 10, generator=torch.Generator().manual_seed(2))
+    y = torch.arange(6)
+    assert torch.allclose(softmax_cross_entropy(z, y), F.cross_entropy(z, y, reduction="none"), atol=1e-5)
+    saturated = torch.tensor([[150.0, 0.0, -3.0]], requires_grad=True)
+    loss = softmax_cross_entropy(saturated, torch.tensor([0]))
+    (gradient,) = torch.autograd.grad(loss.sum(), saturated)
+    assert loss.item() == 0.0 and torch.count_nonzero(gradient) == 0
+    assert torch.isinf(softmax_cross_entropy(saturated.detach(), torch.tensor([1]))).all()
+
+
+def test_cross_entropy_at_and_logit_margin():
+    z = torch.tensor([[4.0, 1.0, -2.0], [0.0, 3.0, 5.0]])
+    y = torch.tensor([0, 1])
+    assert torch.allclose(cross_entropy_at(10.0)(z, y), F.cross_entropy(z / 10, y, reduction="none"))
+    assert torch.equal(logit_margin(z, y), torch.tensor([-3.0, 2.0]))
+    with pytest.raises(ValueError, match="T must be > 0"):
+        cross_entropy_at(0.0)
+
+
+def test_attack_losses_reject_bad_labels_and_shapes():
+    z = torch.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"y must hold class indices in \[0, 3\]"):
+        softmax_cross_entropy(z, torch.tensor([0, 1, 4]))
+    with pytest.raises(ValueError, match="same number of samples"):
+        logit_margin(z, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        logit_margin(torch.zeros(3, 1), torch.zeros(3, dtype=torch.int64))
+
+
+# --- Hinton et al.'s loss and its T^2 factor ---
+
+
+def test_hinton_loss_gradient_is_q_minus_p_and_scales_as_one_over_t_squared():
+    generator = torch.Generator().manual_seed(3)
+    v = torch.randn(4, 10, generator=generator, dtype=torch.float64)
+    z = torch.randn(4, 10, generator=generator, dtype=torch.float64)
+    v, z = v - v.mean(1, keepdim=True), z - z.mean(1, keepdim=True)  # zero-mean logits
+    y = torch.zeros(4, dtype=torch.int64)
+    for T in (1.0, 5.0, 100.0):
+        z_ = z.clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(hinton_loss(z_, v, y, T, alpha=1.0), z_)
+        q, p = torch.softmax(z / T, dim=1), torch.softmax(v / T, dim=1)
+        assert torch.allclose(gradient, T**2 * (q - p) / T / len(z))  # Hinton eq. (2), times T^2
+    # At high T the soft-target gradient (q - p) / T is about (z - v) / (K T^2).
+    T = 1000.0
+    soft_gradient = (torch.softmax(z / T, dim=1) - torch.softmax(v / T, dim=1)) / T
+    assert torch.allclose(soft_gradient * T**2, (z - v) / 10, rtol=1e-2)
+
+
+def test_hinton_loss_rejects_bad_arguments():
+    z, y = torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)
+    with pytest.raises(ValueError, match="the same shape"):
+        hinton_loss(z, torch.zeros(2, 4), y, 2.0)
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+        hinton_loss(z, z, y, 2.0, alpha=1.5)
+    with pytest.raises(ValueError, match="T must be > 0"):
+        hinton_loss(z, z, y, -2.0)
+
+
+# --- defensive distillation ---
+
+
+def test_defensive_distillation_contract(digits, distilled):
+    assert isinstance(distilled, DistilledModels) and distilled.T == 50.0
+    assert not distilled.student.training and not distilled.teacher.training
+    assert len(distilled.student_history.loss) == DISTILLATION_CONFIG.epochs
+    assert distilled.student_history.train_accuracy == []  # soft labels: no training accuracy
+    assert distilled.student(digits.x_test[:3]).shape == (3, 10)
+    state = torch.get_rng_state()
+    again = defensive_distillation(digits, 50, TrainConfig(lr=1e-2, epochs=1))
+    assert torch.equal(torch.get_rng_state(), state)  # seeded weights, global state untouched
+    same = defensive_distillation(digits, 50, TrainConfig(lr=1e-2, epochs=1))
+    for a, b in zip(again.student.parameters(), same.student.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_defensive_distillation_rejects_bad_arguments(digits):
+    with pytest.raises(TypeError, match="data must be companion.data.Digits"):
+        defensive_distillation(digits.x_train, 50)
+    with pytest.raises(ValueError, match="T must be > 0"):
+        defensive_distillation(digits, 0)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        defensive_distillation(digits, 50, {"lr": 1e-2})
+    with pytest.raises(ValueError, match="temperatures must be a non-empty sequence"):
+        temperature_sweep(digits, ())
+    with pytest.raises(ValueError, match=r"temperatures\[i\] must be > 0"):
+        temperature_sweep(digits, (10, -1))
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        temperature_sweep(digits, (10,), eps=-0.1)
+
+
+def test_headline_distillation_masks_gradients_and_logit_attacks_break_it(reports):
+    """The chapter's claims, through the notebook's functions and defaults (T = 50, eps 0.2)."""
+    standard, student = reports
+    assert standard.accuracy > 0.95 and abs(student.accuracy - standard.accuracy) < 0.03
+    assert standard.fgsm_probabilities > 0.9 and standard.zero_gradients == 0.0
+    assert student.fgsm_probabilities < 0.5 * standard.fgsm_probabilities  # FGSM on F collapses ...
+    assert student.fgsm_probabilities < 0.2  # ... to about one input in ten ...
+    assert student.zero_gradients > 0.8  # ... because most input gradients are exactly zero,
+    assert student.logit_scale > 10 * standard.logit_scale  # as the logits grew with T.
+    assert student.fgsm_logits >= 0.8 * standard.fgsm_probabilities  # C&W: attack the logits instead
+    assert student.fgsm_scaled >= 0.8 * standard.fgsm_probabilities
+
+
+def test_distilled_logits_are_steeper_not_flatter(digits, trained_mlp, distilled):
+    x, y = digits.x_test, digits.y_test
+    norms = [
+        input_gradient(model, x, y, logit_margin).norm(dim=1).median()
+        for model in (trained_mlp[0], distilled.student)
+    ]
+    assert norms[1] > 10 * norms[0]
+
+
+def test_fgsm_leaves_inputs_with_zero_gradient_unchanged(digits, distilled):
+    x, y = digits.x_test[:100], digits.y_test[:100]
+    result = fgsm(distilled.student, x, y, EPS, loss=softmax_cross_entropy)
+    zero = (input_gradient(distilled.student, x, y, softmax_cross_entropy) == 0).all(dim=1)  # (N,)
+    assert zero.float().mean().item() == zero_gradient_fraction(
+        distilled.student, x, y, softmax_cross_entropy
+    )
+    assert zero.any() and torch.equal(result.adversarial[zero], x[zero])
+    assert not result.success[zero & (distilled.student(x).argmax(1) == y)].any()
+
+
+def test_sweep_success_on_probabilities_falls_with_temperature(digits):
+    low, high = temperature_sweep(digits, (1, 100), eps=EPS)
+    assert (low.T, high.T) == (1.0, 100.0)
+    assert low.fgsm_probabilities > 0.8 > 0.2 > high.fgsm_probabilities
+    assert high.logit_scale > 20 * low.logit_scale
+    assert high.fgsm_logits > 0.8
+
+
+def test_figures(reports):
+    z = torch.tensor([3.0, 1.5, 1.0, -2.0])
+    fig = temperature_figure(z, 0.5)
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert isinstance(sweep_figure([reports[1]], reports[0]), Figure)
+    with pytest.raises(TypeError, match="reports must be a non-empty list of DefenceReport"):
+        sweep_figure([], reports[0])
+    assert isinstance(reports[0], DefenceReport)
