@@ -10,6 +10,9 @@ inside the loop, and whose ``queries`` counts the model calls per sample.
 - :func:`fgsm`: the fast gradient sign method of Goodfellow et al. (2015),
   ``x' = clip(x + eps * sign(grad_x J(x, y)))``: exactly one PGD step of size
   ``eps`` from ``x`` itself (a test checks this).
+- :func:`carlini_wagner_l2`: the L2 attack of Carlini & Wagner (2017), minimising
+  ``||delta||_2^2 + c * f6(x + delta)`` with the margin on the logits capped at
+  ``-kappa`` (chapter 5), with :func:`f6` and :func:`logit_margin`.
 
 Shapes: ``x`` is ``(N, ...)`` float in [0, 1] (flat digits ``(N, 64)`` or
 images ``(N, 1, 8, 8)``), ``y`` is ``(N,)`` int64, ``model(x)`` is ``(N, K)``.
@@ -19,6 +22,7 @@ References
 Goodfellow, Shlens, Szegedy. Explaining and Harnessing Adversarial Examples. ICLR 2015.
 Madry, Makelov, Schmidt, Tsipras, Vladu. Towards Deep Learning Models Resistant to
 Adversarial Attacks. ICLR 2018.
+Carlini, Wagner. Towards Evaluating the Robustness of Neural Networks. IEEE S&P 2017.
 Rauber, Zimmermann, Bethge, Brendel. Foolbox Native. JOSS 2020.
 """
 
@@ -37,9 +41,20 @@ from companion.validation import (
     check_positive,
     check_positive_int,
     check_same_length,
+    check_tensor,
 )
 
-__all__ = ["AttackResult", "Loss", "cross_entropy", "fgsm", "input_gradient", "pgd"]
+__all__ = [
+    "AttackResult",
+    "Loss",
+    "carlini_wagner_l2",
+    "cross_entropy",
+    "f6",
+    "fgsm",
+    "input_gradient",
+    "logit_margin",
+    "pgd",
+]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``loss(logits (N, K), y (N,)) -> (N,)`` per-sample losses the attack increases."""
@@ -223,3 +238,216 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, eps: float, *, loss: Loss = cr
     probabilities have an exactly zero gradient, while its logits do not.
     """
     return pgd(model, x, y, eps=eps, alpha=max(eps, 1e-12), steps=1, random_start=False, loss=loss)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Carlini & Wagner's L2 attack (chapter 5): a margin on the logits, capped at -kappa.
+
+
+def logit_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``max_{i != y} Z_i - Z_y``: how far the best wrong class leads the true one, shape ``(N,)``.
+
+    Positive exactly when the arg-max is wrong (ties aside). The true class is
+    removed with ``masked_fill(-inf)``; multiplying by a 0/1 mask instead would
+    put a 0 in its place, which beats every wrong class when all logits are negative.
+    """
+    check_tensor("logits", logits, ndim=2, floating=True)
+    check_labels("y", y, num_classes=logits.shape[1])
+    check_same_length("logits", logits, "y", y)
+    Z_y = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
+    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)  # (N, K)
+    return others.max(dim=1).values - Z_y
+
+
+def f6(logits: torch.Tensor, y: torch.Tensor, kappa: float = 0.0, capped: bool = True) -> torch.Tensor:
+    """Carlini & Wagner's objective ``f6``, untargeted, on logits ``Z``: shape ``(N,)``.
+
+    .. math:: f_6(x') = \\max\\big(Z(x')_y - \\max_{i \\ne y} Z(x')_i,\\; -\\kappa\\big)
+
+    i.e. ``max(-logit_margin, -kappa)``. Once the wrong class leads by
+    ``kappa`` the value is flat at ``-kappa`` and its gradient is zero.
+    ``capped=False`` drops the ``max``: the value then falls without bound as
+    the margin grows.
+
+    Examples
+    --------
+    >>> Z = torch.tensor([[-1.0, -3.0, -2.0], [-1.0, 4.0, -2.0]])
+    >>> f6(Z, torch.tensor([0, 0]), kappa=1.0)
+    tensor([ 1., -1.])
+    >>> f6(Z, torch.tensor([0, 0]), capped=False)
+    tensor([ 1., -5.])
+    """
+    kappa = check_positive("kappa", kappa, allow_zero=True)
+    value = -logit_margin(logits, y)  # Z_y - max_{i != y} Z_i
+    return value.clamp(min=-kappa) if capped else value
+
+
+def _to_w(x: torch.Tensor) -> torch.Tensor:
+    """``w = arctanh(2x - 1)``, shrunk by ``1 - 1e-6`` so that pixels at 0 and 1 stay finite."""
+    return torch.atanh((2 * x - 1) * (1 - 1e-6))
+
+
+def _to_x(w: torch.Tensor) -> torch.Tensor:
+    """``x' = (tanh(w) + 1) / 2``: every ``w`` maps into the box (0, 1)."""
+    return (torch.tanh(w) + 1) / 2
+
+
+def _check_logits(logits: object, n: int) -> None:
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"model(x) must return a torch.Tensor of logits, got {type(logits).__name__}")
+    if logits.ndim != 2 or logits.shape[0] != n or logits.shape[1] < 2:
+        shape = tuple(logits.shape)
+        raise ValueError(f"model(x) must return logits of shape (N, K) = ({n}, K >= 2), got {shape}")
+    rows_sum_to_one = torch.allclose(logits.sum(dim=1), torch.ones(n, device=logits.device), atol=1e-4)
+    if logits.min() >= 0 and logits.max() <= 1 and rows_sum_to_one:
+        raise ValueError(
+            "model(x) must return logits, but its outputs look like probabilities (rows in [0, 1] "
+            "summing to 1); pass the network without its final softmax"
+        )
+
+
+def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best):
+    """One Adam run of C&W's objective at fixed per-sample ``c`` ``(N,)``, starting from ``x' = x``.
+
+    Returns the point (final iterate, or with ``keep_best`` the smallest-L2 one
+    with margin > kappa, if any), whether its margin exceeds ``kappa``, its L2
+    distance, and the L2 and margin before each update, each ``(steps, N)``.
+    """
+    w = _to_w(x).requires_grad_(True)  # (N, ...) unconstrained variables
+    optimizer = torch.optim.Adam([w], lr=lr)
+    best, best_l2 = x.clone(), torch.full((len(x),), torch.inf)
+    l2_history, margin_history = [], []
+    for step in range(steps + 1):  # the last pass only evaluates the final iterate
+        x_adv = _to_x(w)  # (N, ...) in (0, 1)
+        logits = model(x_adv)  # (N, K)
+        if step == 0:
+            _check_logits(logits, len(x))
+        distance = (x_adv - x).flatten(1).pow(2).sum(dim=1)  # ||delta||_2^2, (N,)
+        l2, margin = distance.detach().sqrt(), logit_margin(logits, y).detach()
+        if keep_best:
+            better = (margin > kappa) & (l2 < best_l2)
+            best[better], best_l2[better] = x_adv.detach()[better], l2[better]
+        if step == steps:
+            break
+        l2_history.append(l2)
+        margin_history.append(margin)
+        loss = distance + c * f6(logits, y, kappa, capped)  # (N,): the samples are independent
+        (w.grad,) = torch.autograd.grad(loss.sum(), w)  # only w: the model's .grad stays untouched
+        optimizer.step()
+    if keep_best:
+        found = best_l2.isfinite()
+        point = torch.where(found.view(-1, *[1] * (x.ndim - 1)), best, x_adv.detach())
+    else:
+        found, point = margin > kappa, x_adv.detach()
+    l2 = (point - x).flatten(1).norm(dim=1)
+    return point, found, l2, torch.stack(l2_history), torch.stack(margin_history)
+
+
+def carlini_wagner_l2(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    c: float,
+    kappa: float = 0.0,
+    steps: int = 300,
+    capped: bool = True,
+    *,
+    lr: float = 0.05,
+    search_steps: int = 1,
+    keep_best: bool = False,
+) -> AttackResult:
+    """Carlini & Wagner's L2 attack (2017, sec. V.A and VI), untargeted.
+
+    In the tanh variables ``x' = (tanh(w) + 1) / 2``, which keep ``x'`` in the
+    box without clipping, Adam minimises, for each sample independently::
+
+        ||x' - x||_2^2 + c * f6(x')                    # distance + c * capped margin
+        f6(x') = max(Z(x')_y - max_{i != y} Z(x')_i, -kappa)
+
+    With ``capped=True`` the second term is flat once the wrong class leads by
+    ``kappa``, so only the distance is minimised from there on; with
+    ``capped=False`` it keeps rewarding margin and the optimiser trades distance
+    for it. ``search_steps > 1`` adds C&W's binary search over ``c`` per sample:
+    after a run that reaches margin > kappa, ``c`` moves halfway down towards
+    the largest failing value; after a failure it is multiplied by 10 until a
+    success brackets it, then bisected.
+
+    Parameters
+    ----------
+    model : callable
+        Maps ``(N, ...)`` in [0, 1] to logits ``(N, K)`` (not probabilities: a
+        model whose rows look like probabilities is refused). An
+        ``nn.Module`` is put in eval mode and its mode restored afterwards.
+    x : torch.Tensor
+        ``(N, ...)`` float inputs in [0, 1].
+    y : torch.Tensor
+        ``(N,)`` int64 true labels.
+    c : float
+        Weight of ``f6``, ``> 0``; the starting value when ``search_steps > 1``.
+    kappa : float
+        Required margin (C&W's confidence), ``>= 0``.
+    steps : int
+        Adam steps per value of ``c``.
+    capped : bool
+        Keep the ``max(., -kappa)`` in ``f6`` (C&W) or drop it.
+    lr : float
+        Adam's learning rate (C&W: 0.01 with up to 10,000 steps).
+    search_steps : int
+        Values of ``c`` tried; 1 means the fixed ``c``.
+    keep_best : bool
+        Return, per value of ``c``, the smallest-L2 point seen whose margin
+        exceeds ``kappa`` (as C&W do) instead of the final iterate.
+
+    Returns
+    -------
+    AttackResult
+        ``adversarial``: per sample, among the values of ``c`` whose returned
+        point has margin > kappa, the one with the smallest L2; if none has,
+        the point of the last ``c``. With the defaults that is the final Adam
+        iterate. ``success`` is recomputed on it (prediction != ``y``).
+        ``queries`` = ``search_steps * (steps + 1) + 1``. ``history["l2"]`` and
+        ``history["margin"]`` (``logit_margin``, positive when misclassified)
+        hold every step before its update: ``(search_steps * steps, N)``.
+
+    Notes
+    -----
+    Departures from C&W: untargeted (their ``f6`` takes a target ``t``;
+    here the true class ``y`` must lose its lead, as in Foolbox's
+    ``L2CarliniWagnerAttack``); no early abort; by default a fixed ``c``, 300
+    steps at learning rate 0.05 and the final iterate, so that the effect of the
+    cap is not hidden by the search and the best-point book-keeping. As in
+    their code, ``w`` starts at ``arctanh(2x - 1)`` shrunk by ``1 - 1e-6``.
+    """
+    _check_attack_inputs(model, x, y)
+    c = check_positive("c", c)
+    kappa = check_positive("kappa", kappa, allow_zero=True)
+    check_positive_int("steps", steps)
+    lr = check_positive("lr", lr)
+    check_positive_int("search_steps", search_steps)
+    for name, flag in (("capped", capped), ("keep_best", keep_best)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+
+    x = x.detach()
+    n = len(x)
+    c_n = torch.full((n,), c)  # per-sample weight of f6
+    lower, upper = torch.zeros(n), torch.full((n,), torch.inf)  # bracket of the binary search
+    best, best_l2, best_found = x.clone(), torch.full((n,), torch.inf), torch.zeros(n, dtype=torch.bool)
+    l2_history, margin_history = [], []
+    with _EvalMode(model):
+        for _ in range(search_steps):
+            point, found, l2, l2s, margins = _cw_minimise(
+                model, x, y, c_n, kappa, steps, capped, lr, keep_best
+            )
+            l2_history.append(l2s)
+            margin_history.append(margins)
+            better = (found & (~best_found | (l2 < best_l2))) | (~found & ~best_found)
+            best[better], best_l2[better] = point[better], l2[better]
+            best_found |= found
+            upper = torch.where(found, torch.minimum(upper, c_n), upper)
+            lower = torch.where(found, lower, torch.maximum(lower, c_n))
+            c_n = torch.where(upper.isinf(), c_n * 10, (lower + upper) / 2)
+        success = _predict(model, best) != y
+    queries = torch.full((n,), search_steps * (steps + 1) + 1, dtype=torch.int64)
+    history = {"l2": torch.cat(l2_history), "margin": torch.cat(margin_history)}
+    return AttackResult(adversarial=best, success=success, queries=queries, history=history)

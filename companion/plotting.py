@@ -98,9 +98,6 @@ def styled(function):
     return wrapper
 
 
-_styled = styled  # the name used before it was public
-
-
 @styled
 def digit_grid(
     images: torch.Tensor,

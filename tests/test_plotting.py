@@ -89,3 +89,15 @@ def test_every_figure_shows_in_a_real_kernel():
     NotebookClient(nb, kernel_name="python3", timeout=120).execute()
     shown = ["image/png" in o.get("data", {}) for c in nb.cells[1:] for o in c.outputs]
     assert shown == [True, True, True]
+
+
+def test_no_module_styles_figures_with_rc_context():
+    """plt.rc_context switches off inline display after the first figure: use style_context/styled."""
+    from pathlib import Path
+
+    import companion
+
+    package = Path(companion.__file__).parent
+    offenders = [p.name for p in package.glob("*.py") if "rc_context(" in p.read_text()]
+    offenders = [name for name in offenders if name != "plotting.py"]  # its docstring explains why not
+    assert offenders == []

@@ -1,0 +1,165 @@
+"""Capped objectives: the toy, the figures, the other capped losses and the exercise checkers."""
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from companion import objectives
+from companion.attacks import carlini_wagner_l2, f6
+from companion.objectives import LinearToy, cap, descend
+
+
+def test_cap_is_flat_below_minus_kappa():
+    g = torch.tensor([-3.0, -0.5, 2.0], requires_grad=True)
+    value = cap(g, kappa=1.0)
+    assert value.tolist() == [-1.0, -0.5, 2.0]
+    (gradient,) = torch.autograd.grad(value.sum(), g)
+    assert gradient.tolist() == [0.0, 1.0, 1.0]
+    assert torch.equal(cap(g, 1.0, capped=False), g)
+
+
+@pytest.mark.parametrize("capped", [True, False])
+@pytest.mark.parametrize(("c", "kappa"), [(0.5, 0.0), (4.0, 0.5), (8.0, 2.0)])
+def test_toy_optimum_is_where_gradient_descent_ends(c, kappa, capped):
+    toy = LinearToy()
+    path = descend(lambda p: toy.objective(p, c, kappa, capped), torch.tensor(toy.x0), lr=0.01, steps=1500)
+    assert torch.allclose(path[-1], toy.optimum(c, kappa, capped), atol=0.03 * c)
+
+
+def test_toy_uncapped_optimum_runs_away_with_c_and_the_capped_one_stops_at_kappa():
+    toy = LinearToy()
+    for c in (4.0, 40.0, 400.0):
+        uncapped, capped = toy.optimum(c, 0.5, capped=False), toy.optimum(c, 0.5)
+        assert toy.margin(uncapped[None]).item() == pytest.approx(c - 1)  # margin w . p + b = c |w|^2 / 2 - 1
+        assert toy.margin(capped[None]).item() == pytest.approx(0.5)
+    already = LinearToy(x0=(2.0, 2.0))  # margin 3 > kappa at the start: stay put
+    assert torch.equal(already.optimum(4.0, 0.5), torch.tensor([2.0, 2.0]))
+
+
+def test_descend_follows_the_gradient_and_checks_arguments():
+    path = descend(lambda p: p.pow(2).sum(1), torch.tensor([1.0, -2.0]), lr=0.25, steps=2)
+    assert torch.allclose(path, torch.tensor([[1.0, -2.0], [0.5, -1.0], [0.25, -0.5]]))
+    with pytest.raises(ValueError, match=r"p0 must have 1 dimensions, got shape \(1, 2\)"):
+        descend(lambda p: p.sum(1), torch.zeros(1, 2), lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="lr must be > 0, got -0.1"):
+        descend(lambda p: p.sum(1), torch.zeros(2), lr=-0.1, steps=1)
+    with pytest.raises(ValueError, match="kappa must be >= 0, got -1"):
+        cap(torch.zeros(2), -1.0)
+    with pytest.raises(ValueError, match="x0 and w must have the same length >= 1, got 2 and 1"):
+        LinearToy(w=(1.0,))
+    with pytest.raises(ValueError, match="w must not be all zeros"):
+        LinearToy(w=(0.0, 0.0))
+    with pytest.raises(ValueError, match="c must be > 0, got 0"):
+        LinearToy().optimum(c=0.0)
+
+
+def test_hinge_loss_ignores_the_easy_points_the_linear_loss_chases():
+    out = objectives.hinge_vs_linear()
+    assert out["hinge"]["accuracy"] == 1.0
+    assert out["linear"]["accuracy"] < 0.7
+    with pytest.raises(ValueError, match="lam must be > 0, got 0.0"):
+        objectives.hinge_vs_linear(lam=0.0)
+
+
+def test_ppo_surrogate_values_and_flat_regions():
+    ratio = torch.tensor([0.5, 1.0, 1.5, 0.5, 1.0, 1.5], requires_grad=True)
+    advantage = torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+    value = objectives.ppo_surrogate(ratio, advantage, eps=0.2)
+    assert torch.allclose(value, torch.tensor([0.5, 1.0, 1.2, -0.8, -1.0, -1.5]))
+    (gradient,) = torch.autograd.grad(value.sum(), ratio)
+    assert gradient.tolist() == [1.0, 1.0, 0.0, 0.0, -1.0, -1.0]  # no gain from moving r past 1 +- eps
+    plain = objectives.ppo_surrogate(ratio, advantage, clipped=False)
+    assert torch.equal(plain, ratio * advantage)
+
+
+def test_ppo_clipping_keeps_the_new_policy_near_the_old_one():
+    out = objectives.ppo_policy_demo()
+    assert (
+        out["clipped"]["kl"] < 0.05 and out["unclipped"]["kl"] > 1.0
+    )  # the notebook: "about 0.02", "above 1"
+    assert out["clipped"]["ratio"][-1, 0] < 1.3 < 2.0 < out["unclipped"]["ratio"][-1, 0]
+
+
+def test_learned_task_weights_collapse_without_the_regulariser():
+    out = objectives.kendall_weights()
+    regularised, unregularised = out["regularised"], out["unregularised"]
+    assert torch.allclose(regularised["losses"][-1], torch.tensor([0.5, 2.0]), atol=0.01)  # the noise floors
+    assert torch.allclose(regularised["weights"][-1], torch.tensor([2.0, 0.5]), rtol=0.02)  # 1 / noise
+    assert unregularised["weights"][-1].max() < 0.01
+    assert unregularised["total"][-1] < regularised["total"][-1]  # a lower total ...
+    assert (unregularised["losses"][-1] > 5 * regularised["losses"][-1]).all()  # ... by not learning
+    weighted = objectives.uncertainty_weighted_loss(torch.tensor([2.0]), torch.tensor([0.0]))
+    assert weighted.item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("c", "kappa"), [(4.0, 0.5), (1.0, 0.5), (10.0, 0.0), (2.0, 3.0)])
+def test_check_capped_optimum_accepts_the_optimum(c, kappa):
+    toy = LinearToy(x0=(0.0,), w=(1.0,), b=-1.0)
+    grid = torch.linspace(-2, 10, 120001)[:, None]
+    brute_force = grid[toy.objective(grid, c, kappa).argmin()].item()
+    assert objectives.check_capped_optimum(brute_force, c, kappa).startswith("Correct")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [(2.0, "uncapped objective"), (1.0, "the cap sits at -kappa"), (0.3, "piecewise")],
+)
+def test_check_capped_optimum_hints_without_the_answer(answer, hint):
+    message = objectives.check_capped_optimum(answer, 4.0, 0.5)
+    assert message.startswith("Not yet") and hint in message
+    assert "1.5" not in message
+    with pytest.raises(TypeError, match="answer must be a number, got str"):
+        objectives.check_capped_optimum("1.5", 4.0, 0.5)
+
+
+def test_check_capped_f6_accepts_the_reference_and_catches_common_mistakes():
+    assert objectives.check_capped_f6(f6).startswith("Correct")
+
+    def multiplied_mask(logits, y, kappa):
+        mask = torch.nn.functional.one_hot(y, logits.shape[1])
+        best_other = (logits * (1 - mask)).max(dim=1).values
+        return torch.clamp(logits.gather(1, y[:, None]).squeeze(1) - best_other, min=-kappa)
+
+    def uncapped(logits, y, kappa):
+        return f6(logits, y, capped=False)
+
+    assert "multiplying with a 0/1 mask" in objectives.check_capped_f6(multiplied_mask)
+
+    def wrong_sign(logits, y, kappa):
+        return (-f6(logits, y, capped=False)).clamp(min=-kappa)
+
+    def floored_at_zero(logits, y, kappa):
+        return f6(logits, y, capped=False).clamp(min=0.0)
+
+    assert "Where is the cap?" in objectives.check_capped_f6(uncapped)
+    assert "check the sign" in objectives.check_capped_f6(wrong_sign)
+    assert "floored at -kappa" in objectives.check_capped_f6(floored_at_zero)
+    assert "shape (N,)" in objectives.check_capped_f6(lambda logits, y, kappa: logits)
+    with pytest.raises(TypeError, match="candidate must be a function"):
+        objectives.check_capped_f6(3)
+
+
+def test_kappa_sweep_distortion_grows_and_the_margin_follows_kappa(trained_mlp, digits):
+    model, _ = trained_mlp
+    x, y = digits.x_test[:100], digits.y_test[:100]
+    sweep = objectives.kappa_sweep(model, x, y, [0.0, 2.0, 8.0], c=1.0)
+    assert (sweep["success"] >= 0.9).all()
+    assert sweep["l2"][0] < sweep["l2"][1] < sweep["l2"][2]
+    assert (sweep["margin"] >= sweep["kappa"]).all() and (sweep["margin"] < sweep["kappa"] + 1.5).all()
+    assert isinstance(objectives.kappa_sweep_figure(sweep), Figure)
+    with pytest.raises(ValueError, match="kappas must hold at least one value"):
+        objectives.kappa_sweep(model, x, y, [], c=1.0)
+
+
+def test_figures_draw(trained_mlp, digits):
+    model, _ = trained_mlp
+    x, y = digits.x_test[:3], digits.y_test[:3]
+    results = {
+        name: carlini_wagner_l2(model, x, y, 1.0, steps=20, capped=name == "capped")
+        for name in ("capped", "x")
+    }
+    assert isinstance(objectives.cw_history_figure(results), Figure)
+    assert isinstance(objectives.cw_explorer_figure(model, x, y, 1.0, 0.5, steps=20), Figure)
+    assert isinstance(objectives.toy_figure(steps=5), Figure)
+    with pytest.raises(ValueError, match="results must hold at least one AttackResult"):
+        objectives.cw_history_figure({})
