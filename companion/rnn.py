@@ -173,7 +173,9 @@ class GRUCell(_Cell):
     generator : torch.Generator, optional
         For the initial weights (a fixed seed 0 when None).
 
-    Shapes: ``weight_ih (3H, I)`` stacked ``W_ir|W_iz|W_in``, ``weight_hh (3H, H)``
+    Shapes
+    ------
+    ``weight_ih (3H, I)`` stacked ``W_ir|W_iz|W_in``, ``weight_hh (3H, H)``
     stacked ``W_hr|W_hz|W_hn``, biases ``(3H,)``. ``x (N, I)``, ``h (N, H)`` -> ``(N, H)``.
 
     Notes
@@ -243,7 +245,9 @@ class LSTMCell(_Cell):
 
     Three gates (input, forget, output) and a candidate: there is no "update gate".
 
-    Shapes: ``weight_ih (4H, I)`` stacked ``i|f|g|o``, ``weight_hh (4H, H)``, biases
+    Shapes
+    ------
+    ``weight_ih (4H, I)`` stacked ``i|f|g|o``, ``weight_hh (4H, H)``, biases
     ``(4H,)``. ``x (N, I)`` and ``state = (h, c)``, each ``(N, H)`` (zeros when None)
     -> ``(h_t, c_t)``.
 
