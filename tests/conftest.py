@@ -31,6 +31,18 @@ def trained_mlp(digits):
     return model, history
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """One torch thread, as the chapters' budget assumes: the course's tiny models run fastest
+    on one, and two threads fighting on a busy two-core machine made tests up to 10x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

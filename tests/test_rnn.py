@@ -11,15 +11,6 @@ TORCH_CELLS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
 FUSED = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread, as in the notebook: tiny recurrent nets run slower on more threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _inputs(n=5, d_x=3, d_h=4, seed=1):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d_x, generator=g, dtype=torch.float64)
@@ -160,12 +151,7 @@ def test_train_adding_is_reproducible_and_returns_an_eval_model():
 @pytest.fixture(scope="module")
 def trained():
     """The chapter's experiment with the notebook's defaults, on one thread (about 8 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return {kind: rnn.train_adding(kind, rnn.AddingConfig()) for kind in rnn.KINDS}
-    finally:
-        torch.set_num_threads(threads)
+    return {kind: rnn.train_adding(kind, rnn.AddingConfig()) for kind in rnn.KINDS}
 
 
 def test_headline_gated_cells_solve_the_adding_problem_the_tanh_rnn_does_not(trained):

@@ -1,0 +1,453 @@
+import math
+
+import foolbox
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+from torch import nn
+
+from companion import attacks
+from companion.attacks import AttackResult
+from companion.boundary import (
+    BoundaryResult,
+    ExperimentConfig,
+    accept,
+    attack_set,
+    boundary_attack,
+    check_accept,
+    checkpoint_figure,
+    distance_figure,
+    experiment_models,
+    hop_skip_jump,
+    labels_of,
+    median_figure,
+    minimal_perturbation,
+    progress_figure,
+    toy_predict,
+    toy_walk_figure,
+)
+from companion.distillation import softmax_cross_entropy
+from companion.models import MLP
+
+
+class Counting:
+    """A ``predict`` that counts the rows it labels and checks it gets plain, gradient-free inputs."""
+
+    def __init__(self, predict):
+        self.predict, self.rows, self.calls = predict, 0, 0
+
+    def __call__(self, batch):
+        assert not batch.requires_grad
+        self.rows += len(batch)
+        self.calls += 1
+        return self.predict(batch)
+
+
+class CountingModule(nn.Module):
+    """A model that counts its forward passes (Foolbox needs an ``nn.Module``)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.calls = model, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.model(x)
+
+
+class _Trap(torch.autograd.Function):
+    """Identity whose backward pass fails: any use of the model's gradient raises."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("the boundary attack must not use gradients")
+
+
+class GradientTrap(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(_Trap.apply(x))
+
+
+@pytest.fixture(scope="module")
+def batch(digits, trained_mlp):
+    model, _ = trained_mlp
+    x, y = digits.x_test[:60], digits.y_test[:60]
+    correct = labels_of(model)(x) == y
+    return x[correct][:40], y[correct][:40]
+
+
+# --- The headline: the chapter's experiment with its defaults -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def experiment(digits):
+    config = ExperimentConfig()
+    models = experiment_models(digits, config.T)
+    x, y = attack_set(models, digits.x_test, digits.y_test, config.images)
+    results = {
+        name: boundary_attack(labels_of(model), x, y, config.steps, seed=config.seed)
+        for name, model in models.items()
+    }
+    return config, models, x, y, results
+
+
+def test_headline_boundary_attack_defeats_distillation_where_fgsm_fails(experiment):
+    config, models, x, y, results = experiment
+    standard, distilled = results["standard"], results["distilled"]
+    assert standard.success_rate == 1.0 and distilled.success_rate == 1.0
+    ratio = distilled.l2.median() / standard.l2.median()
+    assert 0.5 < ratio < 2.0  # distillation does not make the boundary farther away
+    assert 0.4 < standard.l2.median() < 0.9 and 0.3 < distilled.l2.median() < 0.9
+    assert 1500 < standard.queries.median() < 2500  # "about 2,000 queries per digit"
+    fgsm_standard = attacks.fgsm(models["standard"], x, y, config.fgsm_eps, loss=softmax_cross_entropy)
+    fgsm_distilled = attacks.fgsm(models["distilled"], x, y, config.fgsm_eps, loss=softmax_cross_entropy)
+    assert fgsm_standard.success_rate > 0.8 and fgsm_distilled.success_rate < 0.2
+
+
+def test_headline_boundary_distance_is_comparable_to_a_gradient_attack(experiment):
+    config, models, x, y, results = experiment
+    model = models["standard"]
+    generator = torch.Generator().manual_seed(config.seed)
+    grid = [0.01 * k for k in range(1, 41)]
+    adversarial, eps = minimal_perturbation(
+        lambda e: attacks.pgd(model, x, y, e, alpha=e / 4, steps=10, generator=generator), x, grid
+    )
+    assert eps.isfinite().all()
+    pgd_l2 = (adversarial - x).norm(dim=1).median()
+    assert 0.7 < results["standard"].l2.median() / pgd_l2 < 1.3
+
+
+def test_experiment_set_is_correctly_classified_by_both_models(experiment):
+    _, models, x, y, _ = experiment
+    for model in models.values():
+        assert torch.equal(labels_of(model)(x), y)
+
+
+# --- Contract ----------------------------------------------------------------------------------
+
+
+def test_predict_is_the_only_thing_called_and_queries_are_counted(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    predict = Counting(labels_of(GradientTrap(model)))
+    result = boundary_attack(predict, x, y, steps=100, seed=0)
+    assert isinstance(result, BoundaryResult) and isinstance(result, AttackResult)
+    assert result.queries.dtype == torch.int64 and result.queries.shape == (len(x),)
+    assert result.queries.sum() == predict.rows
+    assert torch.equal(result.history["queries"][-1] + 1, result.queries)  # one last query checks success
+    for p, g in zip(model.parameters(), grads, strict=True):  # no backward pass touched the model
+        assert (p.grad is None and g is None) or torch.equal(p.grad, g)
+
+
+def test_results_are_adversarial_in_the_box_and_success_is_recomputed(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch
+    predict = labels_of(model)
+    result = boundary_attack(predict, x, y, steps=300, seed=1)
+    assert result.adversarial.shape == x.shape and result.adversarial.dtype == x.dtype
+    assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+    assert torch.equal(result.success, predict(result.adversarial) != y)
+    assert result.success.all()
+    assert torch.allclose(result.l2, (result.adversarial - x).norm(dim=1))
+
+
+def test_distance_never_increases_and_history_shapes(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch
+    result = boundary_attack(labels_of(model), x, y, steps=200, seed=2)
+    l2 = result.l2_history
+    assert l2.shape == (201, len(x)) and result.history["queries"].shape == (201, len(x))
+    assert (l2[1:] <= l2[:-1]).all()
+    assert (l2[-1] < l2[0]).all() and (l2[-1] / l2[0]).median() < 0.6  # the walk makes progress
+    assert (result.history["queries"].diff(dim=0) >= 1).all()  # every step queries every sample
+
+
+def test_same_seed_repeats_a_run_and_a_shorter_run_is_its_prefix(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch
+    predict = labels_of(model)
+    a = boundary_attack(predict, x, y, steps=60, seed=3, snapshot_steps=[30])
+    b = boundary_attack(predict, x, y, steps=60, seed=3)
+    c = boundary_attack(predict, x, y, steps=30, seed=3)
+    d = boundary_attack(predict, x, y, steps=60, seed=4)
+    assert torch.equal(a.adversarial, b.adversarial) and torch.equal(a.queries, b.queries)
+    assert torch.equal(a.snapshots[30], c.adversarial)
+    assert torch.equal(a.l2_history[:31], c.l2_history)
+    assert not torch.equal(a.adversarial, d.adversarial)
+
+
+def test_image_shaped_inputs_reach_predict_in_their_own_shape(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch
+    shapes = []
+
+    def predict(images):
+        shapes.append(tuple(images.shape[1:]))
+        return labels_of(model)(images)
+
+    images = x.reshape(-1, 1, 8, 8)
+    result = boundary_attack(predict, images, y, steps=20, seed=0, snapshot_steps=[0, 20])
+    assert set(shapes) == {(1, 8, 8)}
+    assert result.adversarial.shape == images.shape and result.snapshots[20].shape == images.shape
+    flat = boundary_attack(labels_of(model), x, y, steps=20, seed=0)
+    assert torch.equal(result.adversarial.reshape(len(x), -1), flat.adversarial)
+
+
+def test_misclassified_inputs_are_their_own_adversarial_and_unfoolable_ones_fail(batch):
+    x, _ = batch
+    x, y = x[:4], torch.tensor([0, 1, 2, 3])
+    predict = Counting(_constant(9))  # gets every input wrong
+    result = boundary_attack(predict, x, y, 5)
+    assert result.success.all() and torch.equal(result.adversarial, x) and (result.l2 == 0).all()
+    assert result.queries.tolist() == [2] * 4  # the first look and the final check: no walk needed
+    never = Counting(_constant(0))  # never fooled: always the label y[0]
+    result = boundary_attack(never, x[:1], y[:1], steps=5, init_draws=7)
+    assert not result.success.any() and torch.equal(result.adversarial, x[:1])
+    assert math.isinf(result.l2.item()) and result.queries.item() == 1 + 7 + 1 == never.rows
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), steps=st.integers(1, 25), n=st.integers(1, 6))
+def test_properties_on_random_networks(seed, steps, n):
+    torch.manual_seed(seed)
+    model = MLP(hidden=(16,))
+    x = torch.rand(n, 64)
+    x[:, :8] = 0.0  # pixels on the edges of the box
+    x[:, 8:16] = 1.0
+    y = torch.randint(0, 10, (n,))
+    predict = Counting(labels_of(model))
+    result = boundary_attack(predict, x, y, steps, seed=seed)
+    assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+    assert torch.equal(result.success, labels_of(model)(result.adversarial) != y)
+    found = result.l2.isfinite()
+    assert result.success[found].all()
+    assert (result.l2_history[1:] <= result.l2_history[:-1]).all()
+    assert result.queries.sum() == predict.rows
+
+
+def test_labels_of_returns_int64_labels_and_restores_the_mode():
+    model = nn.Sequential(nn.Linear(64, 10), nn.Dropout(0.5)).train()
+    labels = labels_of(model)(torch.rand(5, 64))
+    assert labels.dtype == torch.int64 and labels.shape == (5,) and model.training
+    assert not labels.requires_grad
+
+
+def test_agrees_with_foolbox_and_is_no_worse_for_the_same_queries(trained_mlp, batch):
+    """Cross-check with Foolbox 3.3.4's BoundaryAttack on the same model, inputs and query budget."""
+    model, _ = trained_mlp
+    x, y = batch
+    ours = boundary_attack(labels_of(model), x, y, steps=600, seed=0)
+    counter = CountingModule(model).eval()
+    fmodel = foolbox.PyTorchModel(counter, bounds=(0, 1))  # every forward pass = one query per sample
+    torch.manual_seed(0)
+    budget = int(ours.queries.float().mean())
+    attack = foolbox.attacks.BoundaryAttack(steps=int((budget - 60) / 1.1))
+    _, theirs, their_success = attack(fmodel, x, y, epsilons=None)
+    assert abs(counter.calls - budget) < 0.1 * budget  # comparable budgets
+    assert ours.success.all() and their_success.all()
+    theirs_l2 = (theirs - x).norm(dim=1).median()
+    assert ours.l2.median() <= 1.1 * theirs_l2
+    assert ours.l2.median() > 0.3 * theirs_l2  # same problem: not wildly different
+
+
+def test_toy_walk_approaches_the_nearest_boundary_point():
+    x = torch.tensor([[0.7, 0.2]])  # the chapter's example
+    result = boundary_attack(toy_predict, x, torch.tensor([0]), steps=300, seed=1, snapshot_steps=range(301))
+    p1 = torch.linspace(0, 1, 100001)
+    curve = torch.stack([p1, 0.55 + 0.12 * torch.sin(2 * math.pi * p1)], dim=1)
+    nearest = (curve - x).norm(dim=1).min()
+    assert result.success.all()
+    assert nearest <= result.l2.item() < 1.02 * nearest < 0.7 * result.l2_history[0].item()
+    fig = toy_walk_figure(toy_predict, x, result, steps=[0, 20, 300])
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+
+
+# --- Both attacks on a linear classifier, and HopSkipJump's contract ------------------------------
+
+
+@pytest.fixture(scope="module")
+def linear():
+    """A linear classifier in 64-d with inputs away from the box edges: the exact minimal L2 is known."""
+    generator = torch.Generator().manual_seed(0)
+    w = torch.randn(64, generator=generator)
+    b = -0.5 * w.sum()
+
+    def predict(z):
+        return (z.reshape(len(z), -1) @ w + b > 0).long()
+
+    x = 0.3 + 0.4 * torch.rand(20, 64, generator=generator)
+    exact = (x @ w + b).abs() / w.norm()  # distance to the hyperplane
+    return predict, x, predict(x), exact
+
+
+def test_both_attacks_find_the_minimal_perturbation_of_a_linear_classifier(linear):
+    predict, x, y, exact = linear
+    walk = boundary_attack(predict, x, y, steps=1500, seed=0)
+    hsj = hop_skip_jump(predict, x, y, steps=10, seed=0)
+    assert walk.success.all() and hsj.success.all()
+    assert (walk.l2 >= exact * (1 - 1e-4)).all() and (walk.l2 / exact).max() < 1.02
+    assert (hsj.l2 >= exact * (1 - 1e-4)).all() and (hsj.l2 / exact).max() < 1.1
+
+
+def test_hop_skip_jump_contract(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch
+    predict = Counting(labels_of(GradientTrap(model)))
+    result = hop_skip_jump(predict, x, y, steps=4, seed=0)
+    assert isinstance(result, BoundaryResult) and result.queries.sum() == predict.rows
+    assert torch.equal(result.history["queries"][-1] + 1, result.queries)
+    assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+    assert torch.equal(result.success, labels_of(model)(result.adversarial) != y) and result.success.all()
+    assert (result.l2_history[1:] <= result.l2_history[:-1]).all() and result.l2_history.shape == (5, len(x))
+    assert torch.equal(hop_skip_jump(predict, x, y, steps=4, seed=0).adversarial, result.adversarial)
+
+
+def test_hop_skip_jump_gets_close_fastest_then_the_walk_keeps_pace(trained_mlp, batch):
+    """The chapter's claims on the digits, at equal mean queries per sample."""
+    model, _ = trained_mlp
+    x, y = batch
+    predict = labels_of(model)
+    walk = boundary_attack(predict, x, y, steps=900, seed=0)
+    walk_queries = walk.history["queries"].float().mean(dim=1)  # (steps + 1,)
+    ratios = []
+    for iterations in (1, 6):
+        hsj = hop_skip_jump(predict, x, y, steps=iterations, seed=0)
+        k = int((walk_queries <= hsj.queries.float().mean()).nonzero().max())
+        ratios.append((hsj.l2.median() / walk.l2_history[k].median()).item())
+    assert ratios[0] < 0.85  # one iteration (about 120 queries): HopSkipJump well ahead
+    assert 0.8 < ratios[1] < 1.25  # about 1,150 queries: the two are close
+    assert isinstance(median_figure({"boundary": walk, "hsj": hsj}), Figure)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"initial_probes": 0}, ValueError, "initial_probes must be >= 1, got 0"),
+        ({"gamma": -1.0}, ValueError, "gamma must be > 0"),
+        ({"steps": 0}, ValueError, "steps must be >= 1, got 0"),
+        ({"predict": None}, TypeError, "predict must be callable"),
+    ],
+)
+def test_hop_skip_jump_rejects_bad_arguments(kwargs, error, match):
+    arguments = {
+        "predict": _constant(),
+        "x": torch.rand(2, 64),
+        "y": torch.tensor([1, 2]),
+        "steps": 3,
+        **kwargs,
+    }
+    with pytest.raises(error, match=match):
+        hop_skip_jump(**arguments)
+
+
+# --- Helpers ---------------------------------------------------------------------------------------
+
+
+def test_minimal_perturbation_keeps_the_smallest_successful_budget():
+    x = torch.zeros(3, 2)
+
+    def attack(eps):  # sample i is fooled from budget 0.1 * (i + 1) on; sample 2 never
+        success = torch.tensor([eps >= 0.1, eps >= 0.2, False])
+        return AttackResult(x + eps, success, torch.ones(3, dtype=torch.int64))
+
+    adversarial, eps = minimal_perturbation(attack, x, [0.3, 0.1, 0.2])
+    assert eps[:2].tolist() == pytest.approx([0.1, 0.2]) and math.isinf(eps[2])
+    assert torch.allclose(adversarial[:, 0], torch.tensor([0.1, 0.2, 0.0]))
+    with pytest.raises(ValueError, match="eps_grid must hold at least one budget"):
+        minimal_perturbation(attack, x, [])
+    with pytest.raises(TypeError, match="attack must be callable"):
+        minimal_perturbation("fgsm", x, [0.1])
+
+
+def test_check_accept_passes_the_rule_and_gives_hints_otherwise():
+    assert check_accept(accept).startswith("Correct")
+    with pytest.raises(AssertionError, match="never increase"):
+        check_accept(lambda labels, y, d_new, d: labels != y)
+    with pytest.raises(AssertionError, match="not adversarial"):
+        check_accept(lambda labels, y, d_new, d: d_new < d)
+    with pytest.raises(AssertionError, match="bool tensor"):
+        check_accept(lambda labels, y, d_new, d: ((labels != y) & (d_new < d)).float())
+    with pytest.raises(TypeError, match="candidate must be a function"):
+        check_accept(None)
+
+
+def test_figures(batch, trained_mlp):
+    model, _ = trained_mlp
+    x, y = batch
+    result = boundary_attack(labels_of(model), x[:5], y[:5], steps=20, seed=0, snapshot_steps=[0, 10, 20])
+    assert isinstance(distance_figure({"standard": result, "distilled": result}, curves=3), Figure)
+    assert isinstance(checkpoint_figure(x[:5], result, [0, 20], rows=2), Figure)
+    assert isinstance(progress_figure(x[:5], result, index=1, step=10), Figure)
+    with pytest.raises(ValueError, match=r"steps must be in result.snapshots \[0, 10, 20\], got \[5\]"):
+        checkpoint_figure(x[:5], result, [5])
+    with pytest.raises(ValueError, match="step must be one of the snapshot steps"):
+        progress_figure(x[:5], result, index=0, step=7)
+    with pytest.raises(ValueError, match="snapshots at every step 0..20"):
+        toy_walk_figure(toy_predict, x[:1, :2], result, steps=[20])
+
+
+# --- Errors ----------------------------------------------------------------------------------------
+
+
+def _constant(label=0):
+    return lambda b: torch.full((len(b),), label, dtype=torch.int64)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"predict": "mlp"}, TypeError, "predict must be callable"),
+        ({"predict": lambda b: torch.zeros(len(b))}, TypeError, "predict must return a torch.int64 tensor"),
+        ({"predict": lambda b: [0] * len(b)}, TypeError, "predict must return a torch.int64.*got list"),
+        ({"predict": lambda b: torch.zeros(len(b), 10).long()}, ValueError, r"labels of shape \(2,\)"),
+        ({"x": torch.full((2, 64), 1.5)}, ValueError, r"x must lie in \[0, 1\], got values in \[1.5, 1.5\]"),
+        ({"x": torch.zeros(2, 64).long()}, TypeError, "x must have a floating dtype"),
+        ({"y": torch.tensor([0, 1, 2])}, ValueError, "same number of samples, got 2 and 3"),
+        ({"y": torch.tensor([0.0, 1.0])}, TypeError, "y must have an integer dtype"),
+        ({"steps": 0}, ValueError, "steps must be >= 1, got 0"),
+        ({"steps": 2.5}, TypeError, "steps must be an int, got float"),
+        ({"source_step": 1.0}, ValueError, r"source_step must lie in \(0, 1\), got 1.0"),
+        ({"spherical_step": 0.0}, ValueError, "spherical_step must be > 0"),
+        ({"step_adaptation": 1.0}, ValueError, "step_adaptation must be > 1, got 1.0"),
+        ({"window": 0}, ValueError, "window must be >= 1"),
+        ({"seed": -1}, ValueError, "seed must be a non-negative int or None, got -1"),
+        ({"snapshot_steps": [0, 11]}, ValueError, r"snapshot_steps must lie in \[0, steps=10\]"),
+    ],
+)
+def test_boundary_attack_rejects_bad_arguments(kwargs, error, match):
+    arguments = {
+        "predict": _constant(),
+        "x": torch.rand(2, 64),
+        "y": torch.tensor([1, 2]),
+        "steps": 10,
+        **kwargs,
+    }
+    with pytest.raises(error, match=match):
+        boundary_attack(**arguments)
+
+
+def test_other_entry_points_reject_bad_arguments(digits, trained_mlp):
+    model, _ = trained_mlp
+    with pytest.raises(TypeError, match="model must be callable"):
+        labels_of(3)
+    with pytest.raises(ValueError, match="n must be at most the"):
+        attack_set({"m": model}, digits.x_test[:10], digits.y_test[:10], 11)
+    with pytest.raises(ValueError, match="images must be >= 1"):
+        ExperimentConfig(images=0)
+    with pytest.raises(ValueError, match=r"points must have shape \(B, 2\)"):
+        toy_predict(torch.rand(3, 3))
+    with pytest.raises(ValueError, match="results must hold at least one attack result"):
+        median_figure({})
+    with pytest.raises(ValueError, match="x must hold at least one sample"):
+        boundary_attack(_constant(), torch.rand(0, 64), torch.zeros(0).long(), 5)
