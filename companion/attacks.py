@@ -207,6 +207,8 @@ def pgd(
                 x_adv = (x + eps * noise).clamp(0, 1)
             for _ in range(steps):
                 gradient = input_gradient(model, x_adv, y, loss)
+                # A loss computed from saturated probabilities can give NaN (0 * inf): no direction.
+                gradient = torch.nan_to_num(gradient, nan=0.0)
                 x_adv = x_adv + alpha * gradient.sign()  # ascent step
                 x_adv = x + (x_adv - x).clamp(-eps, eps)  # project onto the eps-ball
                 x_adv = x_adv.clamp(0, 1)  # clip to the box

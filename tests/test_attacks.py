@@ -154,3 +154,18 @@ def test_pgd_rejects_bad_arguments(kwargs, error, match):
     }
     with pytest.raises(error, match=match):
         pgd(**arguments)
+
+
+def test_a_nan_gradient_means_no_step():
+    """-log(softmax(z)_y) in float32 has a NaN gradient where softmax(z)_y underflows to 0."""
+    model = torch.nn.Linear(64, 10)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.copy_(torch.tensor([0.0] + [200.0] * 9))  # class 0 far behind: p_0 underflows
+
+    def naive(logits, y):
+        return -torch.log(torch.softmax(logits, dim=1).gather(1, y[:, None])).squeeze(1)
+
+    x, y = torch.rand(3, 64), torch.zeros(3, dtype=torch.long)
+    assert torch.isnan(input_gradient(model, x, y, naive)).any()
+    assert torch.equal(fgsm(model, x, y, eps=0.1, loss=naive).adversarial, x)
