@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
@@ -23,7 +23,7 @@ def test_the_exercise_table():
     assert pr.check_joint(table) == table
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.lists(probabilities, min_size=1, max_size=8))
 def test_tables_follow_the_product_rule_and_sum_to_one(p):
     table = pr.joint_distribution(p)
@@ -39,7 +39,7 @@ def test_tables_follow_the_product_rule_and_sum_to_one(p):
     assert pr.is_independent(table)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.integers(1, 10), probabilities)
 def test_the_count_of_ones_is_binomial(n, p):
     pmf = pr.binomial_pmf(n, p)
@@ -50,7 +50,7 @@ def test_the_count_of_ones_is_binomial(n, p):
     assert abs(math.fsum(pmf) - 1.0) <= 1e-12
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.lists(probabilities, min_size=1, max_size=8))
 def test_count_distribution_sums_the_joint_table_by_number_of_ones(p):
     table = pr.joint_distribution(p)
@@ -145,8 +145,9 @@ def test_pairwise_independent_bits_need_not_be_independent():
     assert not pr.is_independent(table)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.floats(0.01, 0.99), st.floats(0.01, 0.99), st.floats(0.0, 1.0))
+@example(p1=0.5, p2=0.9899999999999999, t=0.0)  # P(00) = 1 - p1 - p2 + P(11) rounds to -1e-16
 def test_pair_table_has_the_asked_marginals_and_correlation(p1, p2, t):
     low, high = pr.correlation_range(p1, p2)
     rho = low + t * (high - low)
@@ -226,13 +227,13 @@ def test_monte_carlo_errors():
 
 
 @pytest.mark.parametrize("q", [0.3, 0.5, 0.8, 0.95])
-@pytest.mark.parametrize("k", [1, 3, 7])
-def test_majority_formula(q, k):
+@pytest.mark.parametrize("m", [1, 3, 7])
+def test_majority_formula(q, m):
     brute = math.fsum(
-        math.prod(q if c == "1" else 1 - q for c in x) for x in pr.outcomes(k) if x.count("1") > k // 2
+        math.prod(q if c == "1" else 1 - q for c in x) for x in pr.outcomes(m) if x.count("1") > m // 2
     )
-    assert pr.majority_accuracy(q, k) == pytest.approx(brute, abs=1e-12)
-    assert pr.majority_accuracy(q, k, rho=1.0) == pytest.approx(q)
+    assert pr.majority_accuracy(q, m) == pytest.approx(brute, abs=1e-12)
+    assert pr.majority_accuracy(q, m, rho=1.0) == pytest.approx(q)
 
 
 def test_correlated_votes_have_the_asked_marginal_and_correlation():
@@ -242,26 +243,39 @@ def test_correlated_votes_have_the_asked_marginal_and_correlation():
 
 
 def test_the_headline_majority_vote_experiment():
-    """Independent votes approach 1; correlated ones level off at rho q + 1 - rho; simulation agrees."""
+    """Independent votes approach 1; correlated ones level off at rho q + 1 - rho; the notebook's run
+    (its defaults and its own generator, seeded 0) agrees with the formulas to about 2 standard errors."""
     config = pr.VoteExperiment()  # the notebook's defaults
-    result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))
+    result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))  # the notebook's generator
     assert result.exact_independent[0] == pytest.approx(config.q)
     assert all(np.diff(result.exact_independent) > 0) and result.exact_independent[-1] > 0.9999
     assert all(np.diff(result.exact_correlated) > 0)
     assert all(c < i for c, i in zip(result.exact_correlated[1:], result.exact_independent[1:], strict=True))
     assert result.plateau == pytest.approx(0.94)
     assert result.plateau - 1e-3 < result.exact_correlated[-1] < result.plateau
-    for exact, simulated in [
-        (result.exact_independent, result.simulated_independent),
-        (result.exact_correlated, result.simulated_correlated),
-    ]:
-        for A, A_hat in zip(exact, simulated, strict=True):
-            assert abs(A_hat - A) <= 4 * pr.standard_error(A, config.num_samples) + 1e-12
+    z = [
+        abs(A_hat - A) / pr.standard_error(A, config.num_samples)
+        for exact, simulated in [
+            (result.exact_independent, result.simulated_independent),
+            (result.exact_correlated, result.simulated_correlated),
+        ]
+        for A, A_hat in zip(exact, simulated, strict=True)
+    ]
+    assert len(z) == 2 * len(config.ms) and result.largest_deviation == pytest.approx(max(z))
+    assert 1.5 <= result.largest_deviation < 2.5  # the notebook prints it and says "about 2"
     assert isinstance(pr.majority_figure(result), Figure)
 
 
+def test_largest_deviation_of_exact_points():
+    config = pr.VoteExperiment(q=1.0, ms=(1, 3), num_samples=10)
+    result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))
+    assert result.largest_deviation == 0.0  # A = 1 has no standard error, and the simulation hits it
+    off = pr.VoteResult(config, [1.0, 1.0], [1.0, 1.0], [1.0, 0.9], [1.0, 1.0])
+    assert off.largest_deviation == math.inf
+
+
 def test_majority_errors():
-    with pytest.raises(ValueError, match="k must be odd .* got 4; try 3 or 5"):
+    with pytest.raises(ValueError, match="m must be odd .* got 4; try 3 or 5"):
         pr.majority_accuracy(0.8, 4)
     with pytest.raises(ValueError, match="rho must lie in"):
         pr.majority_accuracy(0.8, 3, rho=1.5)
@@ -348,8 +362,6 @@ def test_checkers_accept_the_right_answer_and_reject_wrong_ones_without_revealin
     check = CHECKERS[exercise]
     right = _right_answers(params)[exercise]
     assert check(right, params).correct
-    if exercise == "table":
-        assert check({x: round(P, 3) for x, P in right.items()}, params).correct  # rounded answers pass
     secret = _revealing_strings(right if exercise != "independence" else right[1])
     for wrong in _wrong_answers(params)[exercise]:
         feedback = check(wrong, params)
@@ -357,6 +369,28 @@ def test_checkers_accept_the_right_answer_and_reject_wrong_ones_without_revealin
         assert repr(feedback).startswith("Not yet. ")
         shown = str(params) + str(wrong)
         assert not [s for s in secret if s in feedback.message and s not in shown], feedback.message
+
+
+def _rounded(answer, digits=3):
+    """A right answer as a student would write it: every number rounded to ``digits`` decimals."""
+    if isinstance(answer, dict):
+        return {x: round(P, digits) for x, P in answer.items()}
+    if isinstance(answer, list):
+        return [round(P, digits) for P in answer]
+    if isinstance(answer, tuple):  # (independent, cov)
+        return answer[0], round(answer[1], digits)
+    return round(answer, digits)
+
+
+@pytest.mark.parametrize("exercise", list(CHECKERS))
+def test_answers_rounded_to_three_decimals_pass_for_every_seed(exercise):
+    """Rounding each number moves it by up to 0.0005 and a table's sum by up to 0.002 (seed 11's
+    table once summed to 1.001 and was refused)."""
+    for seed in range(200):
+        params = pr.exercise_parameters(seed)
+        answer = _rounded(_right_answers(params)[exercise])
+        feedback = CHECKERS[exercise](answer, params)
+        assert feedback.correct, (seed, answer, feedback.message)
 
 
 def test_checker_hints_name_the_mistake():
@@ -409,6 +443,6 @@ def test_instructors_can_give_their_own_parameters():
 
 
 def test_vote_experiment_with_rho_zero_gives_two_equal_curves():
-    config = pr.VoteExperiment(ks=(1, 3), rho=0.0, num_samples=100)
+    config = pr.VoteExperiment(ms=(1, 3), rho=0.0, num_samples=100)
     result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))
     assert len(result.exact_correlated) == 2 and result.exact_correlated == result.exact_independent
