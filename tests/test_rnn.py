@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -178,6 +179,26 @@ def test_headline_gradient_vanishes_at_init_and_gates_learn_to_keep_it(trained):
     assert ratio_init["lstm"] > 100 * max(ratio_init["rnn"], ratio_init["gru"])  # the forget bias of 1
 
 
+def test_hidden_state_gradients_values():
+    """The last step against the closed form, every step against torch's own GRUCell unrolled."""
+    model = rnn.SequenceRegressor("gru", hidden_size=4)
+    x, y = rnn.adding_problem(8, 6, torch.Generator().manual_seed(0))
+    g = rnn.hidden_state_gradients(model, x, y)
+    assert g.shape == (6,) and g.dtype == torch.float64
+    with torch.no_grad():  # d (y_hat_n - y_n)^2 / d h_T = 2 (y_hat_n - y_n) w, w the readout row
+        want = (2 * (model(x) - y).abs().double() * model.readout.weight.double().norm()).mean()
+    torch.testing.assert_close(g[-1], want, rtol=1e-4, atol=0)
+    cell = nn.GRUCell(2, 4).double()
+    cell.load_state_dict({n.removesuffix("_l0"): p for n, p in model.rnn.state_dict().items()})
+    hs, h = [], torch.zeros(8, 4, dtype=torch.float64)
+    for x_t in x.double():
+        h = cell(x_t, h)
+        hs.append(h)
+    y_hat = model.readout.double()(hs[-1]).squeeze(-1)
+    grads = torch.autograd.grad(((y_hat - y.double()) ** 2).sum(), hs)
+    torch.testing.assert_close(g, torch.stack([d.norm(dim=1).mean() for d in grads]), rtol=1e-9, atol=0)
+
+
 def test_capacity_does_not_rescue_the_tanh_rnn_but_a_short_sequence_does():
     """The notebook's equal-budget run (d_h = 66) and its sequence-length exercise (T = 10)."""
     config = rnn.AddingConfig()
@@ -193,9 +214,20 @@ def test_capacity_does_not_rescue_the_tanh_rnn_but_a_short_sequence_does():
 
 def test_check_parameter_count_hints_without_revealing():
     assert rnn.check_parameter_count(1920, "gru", 10, 20).startswith("Correct")
-    for wrong, hint in ((1860, "TWO bias"), (1800, "biases"), (2560, "blocks"), (1234, "blocks x")):
+    assert rnn.check_parameter_count(np.int64(1920), "gru", 10, 20).startswith("Correct")
+    G, d_x, d_h = 3, 10, 20
+    slips = (
+        (1860, "TWO bias"),
+        (1800, "left out the biases"),
+        (G * (2 * d_h * d_x + 2 * d_h), "U maps the state to the state"),  # U taken as d_h x d_x
+        (G * d_h * (d_x + 2), "left out the recurrent weights U"),
+        (2560, "count the blocks of a gru"),  # the LSTM's count
+        (np.int32(640), "count the blocks of a gru"),  # the tanh RNN's count
+        (1234, "blocks x (weights on x"),
+    )
+    for wrong, hint in slips:
         message = rnn.check_parameter_count(wrong, "gru", 10, 20)
-        assert message.startswith("Not yet") and hint in message and "1920" not in message
+        assert message.startswith("Not yet") and hint in message and "1920" not in message, (wrong, message)
 
 
 def _gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, chung=False, before=False):
@@ -214,6 +246,23 @@ def test_check_gru_step():
     assert "AFTER" in rnn.check_gru_step(lambda *a: _gru_step(*a, before=True))
     assert "shape" in rnn.check_gru_step(lambda x, h, *w: h[:, :2])
     assert rnn.check_gru_step(lambda x, h, *w: h).startswith("Not yet")
+
+
+def test_check_gru_step_accepts_float32_answers():
+    def in_float32(*args, **kwargs):
+        return _gru_step(*(a.float() for a in args), **kwargs)
+
+    assert rnn.check_gru_step(in_float32).startswith("Correct: your step matches torch.nn.GRUCell to 1e-5")
+    assert "Chung" in rnn.check_gru_step(lambda *a: in_float32(*a, chung=True))
+    assert rnn.check_gru_step(lambda x, h, *w: h.float()).startswith("Not yet")
+
+
+def test_check_gru_step_leaves_the_global_generator_alone():
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    rnn.check_gru_step(_gru_step)
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_explorer_draw_and_static_grid():
