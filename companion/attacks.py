@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from companion.models import eval_mode
 from companion.validation import (
     check_in_unit_box,
     check_labels,
@@ -118,22 +118,6 @@ def input_gradient(model, x: torch.Tensor, y: torch.Tensor, loss: Loss = cross_e
     return gradient
 
 
-class _EvalMode:
-    """Put an ``nn.Module`` in eval mode for the attack; restore its mode afterwards."""
-
-    def __init__(self, model) -> None:
-        self.model = model if isinstance(model, nn.Module) else None
-
-    def __enter__(self) -> None:
-        if self.model is not None:
-            self.was_training = self.model.training
-            self.model.eval()
-
-    def __exit__(self, *exc) -> None:
-        if self.model is not None:
-            self.model.train(self.was_training)
-
-
 def pgd(
     model,
     x: torch.Tensor,
@@ -199,7 +183,7 @@ def pgd(
     best = x.clone()
     best_loss = torch.full((len(x),), -torch.inf, device=x.device)
     best_success = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    with _EvalMode(model):
+    with eval_mode(model):
         for _ in range(restarts):
             x_adv = x.clone()
             if random_start:
@@ -252,8 +236,24 @@ def logit_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Positive exactly when the arg-max is wrong (ties aside). The true class is
     removed with ``masked_fill(-inf)``; multiplying by a 0/1 mask instead would
     put a 0 in its place, which beats every wrong class when all logits are negative.
+    Its gradient is a difference of two rows of the network's Jacobian, so it does
+    not vanish when the softmax saturates (chapter 2, defensive distillation).
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``Z``, ``(N, K)`` float logits, ``K >= 2``.
+    y : torch.Tensor
+        ``(N,)`` int64 labels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` margins; negative where the model predicts ``y``.
     """
     check_tensor("logits", logits, ndim=2, floating=True)
+    if logits.shape[1] < 2:
+        raise ValueError(f"logits must have at least 2 classes for a margin, got shape {tuple(logits.shape)}")
     check_labels("y", y, num_classes=logits.shape[1])
     check_same_length("logits", logits, "y", y)
     Z_y = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
@@ -436,7 +436,7 @@ def carlini_wagner_l2(
     lower, upper = torch.zeros(n), torch.full((n,), torch.inf)  # bracket of the binary search
     best, best_l2, best_found = x.clone(), torch.full((n,), torch.inf), torch.zeros(n, dtype=torch.bool)
     l2_history, margin_history = [], []
-    with _EvalMode(model):
+    with eval_mode(model):
         for _ in range(search_steps):
             point, found, l2, l2s, margins = _cw_minimise(
                 model, x, y, c_n, kappa, steps, capped, lr, keep_best

@@ -60,6 +60,7 @@ from torch import nn
 from companion.attacks import AttackResult
 from companion.data import Digits, to_images
 from companion.distillation import defensive_distillation
+from companion.models import eval_mode
 from companion.plotting import COLORS, style_context
 from companion.training import predict_logits, train_classifier
 from companion.validation import (
@@ -133,15 +134,8 @@ def labels_of(model: Callable[[torch.Tensor], torch.Tensor]) -> Predict:
         raise TypeError(f"model must be callable (a batch -> logits), got {type(model).__name__}")
 
     def predict(batch: torch.Tensor) -> torch.Tensor:
-        switch = isinstance(model, nn.Module) and model.training
-        try:
-            if switch:
-                model.eval()
-            with torch.no_grad():
-                return model(batch).argmax(dim=1)
-        finally:
-            if switch:
-                model.train()
+        with eval_mode(model), torch.no_grad():
+            return model(batch).argmax(dim=1)
 
     return predict
 

@@ -14,7 +14,8 @@ CIFAR-10); each trains on the CPU in a few seconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from torch import nn
 from companion.data import NUM_CLASSES, PIXELS
 from companion.validation import check_positive_int, check_tensor
 
-__all__ = ["MLP", "SmallCNN", "build_model"]
+__all__ = ["MLP", "SmallCNN", "build_model", "eval_mode", "preserve_modes"]
 
 
 def _flat_digits(x: torch.Tensor) -> torch.Tensor:
@@ -94,3 +95,28 @@ def build_model(name: str = "mlp", **kwargs) -> nn.Module:
     if name not in models:
         raise ValueError(f"name must be one of {sorted(models)}, got {name!r}")
     return models[name](**kwargs)
+
+
+@contextmanager
+def preserve_modes(model) -> Iterator[None]:
+    """Restore the train/eval mode of ``model`` and of every submodule on exit.
+
+    ``model.train(was_training)`` is not enough: it sets *all* submodules to
+    the outer module's mode, so a wrapper in training mode around a model in
+    eval mode would leave the inner model in training mode. Non-modules pass.
+    """
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, nn.Module) else []
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+@contextmanager
+def eval_mode(model) -> Iterator[None]:
+    """Evaluate ``model`` in eval mode inside the block; every module's mode is restored after."""
+    with preserve_modes(model):
+        if isinstance(model, nn.Module):
+            model.eval()
+        yield

@@ -463,7 +463,8 @@ def marginals(table: Mapping[str, float]) -> list[float]:
     """``P(x_i = 1) = sum of P(x) over the outcomes x with a 1 at position i``, for each ``i``."""
     table = check_joint(table)
     n = len(next(iter(table)))
-    return [math.fsum(P for x, P in table.items() if x[i] == "1") for i in range(n)]
+    sums = [math.fsum(P for x, P in table.items() if x[i] == "1") for i in range(n)]
+    return [min(max(p_i, 0.0), 1.0) for p_i in sums]  # round-off can give 1.0000000000000002
 
 
 def conditional(table: Mapping[str, float], i: int, j: int, value: int) -> float:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.data import Digits, batches
-from companion.models import build_model
+from companion.models import build_model, eval_mode, preserve_modes
 from companion.runtime import default_device, progress
 from companion.validation import (
     check_labels,
@@ -102,13 +102,9 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) ->
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_tensor("x", x, floating=True)
     check_positive_int("batch_size", batch_size)
-    was_training = model.training
     device = _device_of(model)
-    try:
-        model.eval()
+    with eval_mode(model):
         outputs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
@@ -185,9 +181,8 @@ def train(
     optimizer = _make_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     history = History()
-    was_training = model.training
     start = time.perf_counter()
-    try:
+    with preserve_modes(model):
         bar = progress(range(config.epochs), desc="training", unit="epoch")
         for _ in bar:
             model.train()
@@ -207,8 +202,6 @@ def train(
                 history.test_accuracy.append(accuracy(model, x_test, y_test))
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
-    finally:
-        model.train(was_training)
     history.seconds = time.perf_counter() - start
     return history
 

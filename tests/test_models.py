@@ -34,3 +34,23 @@ def test_models_reject_bad_inputs_and_arguments():
         MLP(hidden=(0,))
     with pytest.raises(ValueError, match=r"name must be one of \['cnn', 'mlp'\], got 'resnet'"):
         build_model("resnet")
+
+
+def test_eval_mode_restores_every_submodule_not_only_the_outer_one():
+    """A train-mode wrapper around an eval-mode model must leave the inner model in eval mode."""
+    from companion.attacks import pgd
+    from companion.boundary import labels_of
+    from companion.models import eval_mode
+    from companion.training import predict_logits
+
+    inner = MLP()
+    wrapper = torch.nn.Sequential(inner).train()
+    inner.eval()  # .train() above is recursive: set the inner mode afterwards
+    with eval_mode(wrapper):
+        assert not wrapper.training and not inner.training
+    assert wrapper.training and not inner.training
+    x, y = torch.rand(4, 64), torch.arange(4)
+    labels_of(wrapper)(x)
+    predict_logits(wrapper, x)
+    pgd(wrapper, x, y, eps=0.1, alpha=0.05, steps=1)
+    assert wrapper.training and not inner.training

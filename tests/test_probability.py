@@ -446,3 +446,10 @@ def test_vote_experiment_with_rho_zero_gives_two_equal_curves():
     config = pr.VoteExperiment(ms=(1, 3), rho=0.0, num_samples=100)
     result = pr.run_vote_experiment(config, torch.Generator().manual_seed(0))
     assert len(result.exact_correlated) == 2 and result.exact_correlated == result.exact_independent
+
+
+def test_marginals_of_a_certain_bit_stay_a_probability():
+    """Found by CI: p = [1.0, ...] gave a marginal of 1.0000000000000002 and is_independent raised."""
+    table = pr.joint_distribution([1.0, 0.3611798566411491, 0.35960298108128735])
+    assert all(0.0 <= m <= 1.0 for m in pr.marginals(table))
+    assert pr.is_independent(table)

@@ -58,3 +58,16 @@ def test_progress_shows_a_bar_when_enabled(monkeypatch, capsys):
 def test_default_device_is_cpu_without_cuda():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert default_device().type == expected
+
+
+def test_seed_everything_sets_one_torch_thread_by_default():
+    before = torch.get_num_threads()
+    try:
+        companion.seed_everything(0)
+        assert torch.get_num_threads() == 1
+        companion.seed_everything(0, threads=None)
+        assert torch.get_num_threads() == 1  # None leaves them alone
+        with pytest.raises(ValueError, match="threads must be a positive int or None, got 0"):
+            companion.seed_everything(0, threads=0)
+    finally:
+        torch.set_num_threads(before)
