@@ -1,0 +1,737 @@
+"""Adversarial training as robust optimisation, and how to evaluate it (chapter 3).
+
+Madry et al. (2018, eq. 2.1) write adversarial training as a saddle-point problem::
+
+    min_theta rho(theta),   rho(theta) = E_{(x, y) ~ D} [ max_{||delta||_inf <= eps} L(theta, x + delta, y) ]
+
+The *inner maximisation* is an attack on the current model, re-run inside every
+batch; the *outer minimisation* is ordinary training. So this module writes no
+training loop and no attack: it hands ``companion.training.train`` a per-batch
+loss hook that calls ``companion.attacks.fgsm`` or ``companion.attacks.pgd``.
+
+- :func:`fgsm_training_loss`: Goodfellow et al. (2015, sec. 6),
+  ``alpha J(theta, x, y) + (1 - alpha) J(theta, x + eps sign(grad_x J(theta, x, y)), y)``.
+- :func:`pgd_training_loss`: Madry et al. (2018), the loss at PGD's adversarial
+  point (random start, ``steps`` steps of ``step_size``).
+- :func:`train_models`: the chapter's three models (standard, FGSM-AT, PGD-AT)
+  from the same initial weights and batch order.
+- Evaluation as Carlini et al. (2019) and Athalye et al. (2018) advise:
+  :func:`robust_accuracy` (PGD with restarts), :func:`evaluate` over a grid of
+  ``eps``, and :func:`sanity_checks` (stronger attacks must not raise the
+  accuracy, a large ``eps`` must bring it to 0, a gradient-free attack must not
+  beat PGD: the boundary attack of ``companion.boundary``).
+- Figures (:func:`plot_robust_accuracy`, :func:`example_figures`), the
+  explorer's drawing function (:func:`eps_explorer`) and the coding exercise's
+  checker (:func:`check_pgd_step`).
+
+Shapes: ``x`` is ``(N, 64)`` (or ``(N, 1, 8, 8)``) float in [0, 1], ``y`` is
+``(N,)`` int64, a model maps ``x`` to logits ``(N, 10)``.
+
+Notation clash: Goodfellow et al.'s ``alpha`` weights the clean loss; Madry et
+al.'s PGD step size is also often called ``alpha`` (``companion.attacks.pgd``'s
+argument). Here the step size is always ``step_size``.
+
+References
+----------
+1. Goodfellow, Shlens, Szegedy. Explaining and Harnessing Adversarial Examples. ICLR 2015.
+2. Madry, Makelov, Schmidt, Tsipras, Vladu. Towards Deep Learning Models Resistant to
+   Adversarial Attacks. ICLR 2018.
+3. Wong, Rice, Kolter. Fast is Better than Free: Revisiting Adversarial Training. ICLR 2020.
+4. Athalye, Carlini, Wagner. Obfuscated Gradients Give a False Sense of Security. ICML 2018.
+5. Carlini, Athalye, Papernot, Brendel, Rauber, Tsipras, Goodfellow, Madry, Kurakin.
+   On Evaluating Adversarial Robustness. arXiv:1902.06705, 2019.
+6. Brendel, Rauber, Bethge. Decision-Based Adversarial Attacks. ICLR 2018.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+
+from companion.attacks import AttackResult, fgsm, pgd
+from companion.boundary import boundary_attack, labels_of
+from companion.data import Digits
+from companion.plotting import COLORS, digit_grid, style_context
+from companion.training import (
+    History,
+    LossFn,
+    TrainConfig,
+    cross_entropy_loss,
+    predict_logits,
+    train_classifier,
+)
+from companion.validation import (
+    check_in_unit_box,
+    check_labels,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    check_same_length,
+)
+
+__all__ = [
+    "LABELS",
+    "MODEL_NAMES",
+    "Evaluation",
+    "RoundedInput",
+    "SanityReport",
+    "Setup",
+    "check_pgd_step",
+    "default_step_size",
+    "eps_explorer",
+    "evaluate",
+    "example_figures",
+    "fgsm_accuracy",
+    "fgsm_training_loss",
+    "format_table",
+    "gradient_free_accuracy",
+    "pgd_evaluation",
+    "pgd_training_loss",
+    "plot_robust_accuracy",
+    "robust_accuracy",
+    "sanity_checks",
+    "train_models",
+    "training_hooks",
+]
+
+MODEL_NAMES = ("standard", "fgsm", "pgd")  # keys of companion.plotting.COLORS too
+LABELS = {"standard": "standard", "fgsm": "FGSM-AT", "pgd": "PGD-AT"}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The chapter's settings, with the papers' values in the comments."""
+
+    eps: float = 0.2  # L-inf training budget (Madry et al.: 0.3 on 28x28 MNIST)
+    fgsm_alpha: float = 0.5  # weight of the clean loss in FGSM training (Goodfellow et al.: 0.5)
+    train_steps: int = 7  # PGD steps per batch in PGD training (Madry et al.: 40 of 0.01)
+    eval_steps: int = 20  # PGD steps in evaluation (Madry et al.: up to 100)
+    eval_restarts: int = 5  # random restarts in evaluation (Madry et al.: up to 20)
+    epochs: int = 100  # Adam 1e-3, batch 64, as in companion.training.TrainConfig
+    eps_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # the curve's eps
+    seed: int = 0  # initial weights, batch order and PGD's random starts
+
+    def __post_init__(self) -> None:
+        check_positive("eps", self.eps)
+        check_probability("fgsm_alpha", self.fgsm_alpha)
+        check_positive_int("train_steps", self.train_steps)
+        check_positive_int("eval_steps", self.eval_steps)
+        check_positive_int("eval_restarts", self.eval_restarts)
+        check_positive_int("epochs", self.epochs)
+        if not self.eps_grid:
+            raise ValueError("eps_grid must hold at least one eps, got an empty tuple")
+        for eps in self.eps_grid:
+            check_positive("eps_grid[i]", eps, allow_zero=True)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The ``TrainConfig`` of every model: Adam 1e-3, batch 64, ``epochs``, ``seed``."""
+        return TrainConfig(epochs=self.epochs, seed=self.seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Training: the inner maximisation as a loss hook of companion.training.train
+# --------------------------------------------------------------------------------------------
+
+
+def default_step_size(eps: float, steps: int) -> float:
+    """PGD step size ``2.5 eps / steps``: enough to cross the ball (width ``2 eps``) from a random start.
+
+    The rule of thumb of Madry et al.'s ``robustness`` library; Madry et al. (2018)
+    use 40 steps of 0.01 for ``eps = 0.3`` on MNIST, a total path of ``1.33 eps``.
+    """
+    eps = check_positive("eps", eps)
+    check_positive_int("steps", steps)
+    return 2.5 * eps / steps
+
+
+def fgsm_training_loss(eps: float, alpha: float = 0.5) -> LossFn:
+    """The hook of FGSM adversarial training (Goodfellow et al. 2015, sec. 6)::
+
+        J~(theta, x, y) = alpha J(theta, x, y) + (1 - alpha) J(theta, x', y),
+        x' = clip(x + eps sign(grad_x J(theta, x, y)), 0, 1)
+
+    with ``J`` the mean cross-entropy of the batch. ``x'`` comes from
+    ``companion.attacks.fgsm`` against the *current* model at every call.
+
+    Parameters
+    ----------
+    eps : float
+        L-inf budget ``> 0``.
+    alpha : float
+        Weight of the clean loss, in [0, 1]; 0.5 as in the paper.
+
+    Returns
+    -------
+    callable
+        ``loss_fn(model, x_b, y_b) -> scalar`` for ``companion.training.train``.
+
+    Notes
+    -----
+    ``x'`` is a constant for the outer gradient (the sign has zero derivative),
+    and it is clipped to the image box [0, 1], which the paper does not mention.
+    """
+    eps = check_positive("eps", eps)
+    alpha = check_probability("alpha", alpha)
+
+    def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x_adv = fgsm(model, x, y, eps).adversarial  # (B, 64), regenerated against the current model
+        return alpha * F.cross_entropy(model(x), y) + (1 - alpha) * F.cross_entropy(model(x_adv), y)
+
+    return loss_fn
+
+
+def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None, *, seed: int = 0) -> LossFn:
+    """The hook of PGD adversarial training (Madry et al. 2018, sec. 2 and 4)::
+
+        L(theta, x + delta*, y),  delta* ~ argmax_{||delta||_inf <= eps} L(theta, x + delta, y)
+
+    where ``x + delta*`` is ``companion.attacks.pgd`` with a random start,
+    ``steps`` steps of ``step_size``, run against the *current* model at every call.
+
+    Parameters
+    ----------
+    eps : float
+        L-inf budget ``> 0``.
+    steps : int
+        PGD steps per batch (Madry et al.: 40 on MNIST, 7 on CIFAR-10).
+    step_size : float, optional
+        Defaults to :func:`default_step_size` ``= 2.5 eps / steps``.
+    seed : int
+        Seeds the random starts; the hook owns one generator for its whole run.
+
+    Returns
+    -------
+    callable
+        ``loss_fn(model, x_b, y_b) -> scalar`` for ``companion.training.train``.
+
+    Notes
+    -----
+    Like Madry et al. we train on adversarial points only (no clean term). PGD
+    puts the model in eval mode while it attacks (the MLP has no dropout or
+    batch norm, so nothing changes) and restores train mode afterwards.
+    """
+    eps = check_positive("eps", eps)
+    check_positive_int("steps", steps)
+    step_size = default_step_size(eps, steps) if step_size is None else check_positive("step_size", step_size)
+    generator = torch.Generator().manual_seed(seed)
+
+    def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x_adv = pgd(model, x, y, eps, step_size, steps, random_start=True, generator=generator).adversarial
+        return F.cross_entropy(model(x_adv), y)  # the outer minimisation's loss at x + delta*
+
+    return loss_fn
+
+
+def training_hooks(setup: Setup = Setup()) -> dict[str, LossFn]:
+    """The loss hook of each of the chapter's models, keyed by :data:`MODEL_NAMES`."""
+    if not isinstance(setup, Setup):
+        raise TypeError(f"setup must be a companion.adversarial.Setup, got {type(setup).__name__}")
+    return {
+        "standard": cross_entropy_loss,
+        "fgsm": fgsm_training_loss(setup.eps, setup.fgsm_alpha),
+        "pgd": pgd_training_loss(setup.eps, setup.train_steps, seed=setup.seed),
+    }
+
+
+def train_models(
+    data: Digits, setup: Setup = Setup(), names: Sequence[str] = MODEL_NAMES
+) -> dict[str, tuple[nn.Module, History]]:
+    """Train the digits MLP once per hook in ``names`` with ``companion.training.train_classifier``.
+
+    Every model starts from the same seeded weights and sees the same batch
+    order, so they differ only in the loss. Returns ``{name: (model, history)}``;
+    ``history.seconds`` is the training time (with the per-epoch accuracy
+    bookkeeping of the loop, the same for every model).
+    """
+    hooks = training_hooks(setup)
+    unknown = [name for name in names if name not in hooks]
+    if unknown or not names:
+        raise ValueError(f"names must be a non-empty selection of {list(MODEL_NAMES)}, got {list(names)}")
+    return {name: train_classifier(data, "mlp", setup.train_config, loss_fn=hooks[name]) for name in names}
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_model_data(model, x: torch.Tensor, y: torch.Tensor) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_in_unit_box("x", x)
+    check_labels("y", y)
+    check_same_length("x", x, "y", y)
+    if len(y) == 0:
+        raise ValueError("x and y must hold at least one sample, got 0")
+
+
+def pgd_evaluation(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    *,
+    steps: int = 20,
+    restarts: int = 5,
+    seed: int = 0,
+) -> AttackResult:
+    """The evaluation attack: ``companion.attacks.pgd`` with ``restarts`` random starts and
+    ``steps`` steps of :func:`default_step_size`, seeded by ``seed``.
+
+    ``eps = 0`` returns ``x`` itself (the clean points) as an ``AttackResult``.
+    """
+    _check_model_data(model, x, y)
+    eps = check_positive("eps", eps, allow_zero=True)
+    check_positive_int("steps", steps)
+    check_positive_int("restarts", restarts)
+    if eps == 0:
+        success = predict_logits(model, x).argmax(dim=1) != y
+        return AttackResult(x.clone(), success, torch.ones(len(x), dtype=torch.int64))
+    generator = torch.Generator().manual_seed(seed)
+    step_size = default_step_size(eps, steps)
+    return pgd(model, x, y, eps, step_size, steps, restarts=restarts, generator=generator)
+
+
+def robust_accuracy(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    *,
+    steps: int = 20,
+    restarts: int = 5,
+    seed: int = 0,
+) -> float:
+    """Share of samples still classified correctly after :func:`pgd_evaluation`, in [0, 1].
+
+    An estimate from above of the true robust accuracy
+    ``P[argmax model(x + delta) = y for every ||delta||_inf <= eps]``: a stronger
+    attack can only lower it. At ``eps = 0`` it is the clean accuracy.
+    """
+    result = pgd_evaluation(model, x, y, eps, steps=steps, restarts=restarts, seed=seed)
+    return 1.0 - result.success_rate
+
+
+def fgsm_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> float:
+    """Share of samples still classified correctly after one FGSM step of size ``eps``."""
+    _check_model_data(model, x, y)
+    eps = check_positive("eps", eps, allow_zero=True)
+    return 1.0 - fgsm(model, x, y, eps).success_rate
+
+
+def gradient_free_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: int = 1000, seed: int = 0
+) -> float:
+    """Accuracy under the decision-based boundary attack (``companion.boundary``), in [0, 1].
+
+    The boundary attack needs only labels, so it cannot be fooled by masked
+    gradients. It minimises the L2 distance; a sample counts as broken when the
+    attack's adversarial lies within ``eps`` of ``x`` in L-inf.
+
+    Notes
+    -----
+    An L2 attack is a weak L-inf attack: this accuracy bounds the true one from
+    above only loosely. It is a *sanity check* (Athalye et al. 2018): if it were
+    far below PGD's, PGD's gradients would be misleading.
+    """
+    _check_model_data(model, x, y)
+    eps = check_positive("eps", eps, allow_zero=True)
+    check_positive_int("steps", steps)
+    result = boundary_attack(labels_of(model), x, y, steps, seed=seed)
+    distance = (result.adversarial - x).flatten(1).abs().amax(dim=1)  # (N,) L-inf
+    broken = result.success & (distance <= eps + 1e-6)
+    return 1.0 - broken.float().mean().item()
+
+
+@dataclass
+class Evaluation:
+    """Clean, FGSM and PGD accuracy of several models over a grid of ``eps``.
+
+    Attributes
+    ----------
+    eps : tuple of float
+        The grid; ``robust[name][i]`` is the PGD accuracy at ``eps[i]``.
+    robust : dict of str to list of float
+        PGD accuracy (``Setup.eval_steps`` steps, ``eval_restarts`` restarts).
+    fgsm : dict of str to float
+        FGSM accuracy at ``train_eps``.
+    train_eps : float
+        The training budget ``Setup.eps``.
+    """
+
+    eps: tuple[float, ...]
+    robust: dict[str, list[float]]
+    fgsm: dict[str, float]
+    train_eps: float
+
+    def at(self, name: str, eps: float) -> float:
+        """PGD accuracy of model ``name`` at grid value ``eps``."""
+        if name not in self.robust:
+            raise ValueError(f"name must be one of {list(self.robust)}, got {name!r}")
+        if eps not in self.eps:
+            raise ValueError(f"eps must be one of the grid {list(self.eps)}, got {eps}")
+        return self.robust[name][self.eps.index(eps)]
+
+
+def evaluate(
+    models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, setup: Setup = Setup()
+) -> Evaluation:
+    """PGD accuracy of every model at every ``setup.eps_grid`` value; FGSM accuracy at ``setup.eps``."""
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
+    robust = {
+        name: [
+            robust_accuracy(
+                model, x, y, eps, steps=setup.eval_steps, restarts=setup.eval_restarts, seed=setup.seed
+            )
+            for eps in setup.eps_grid
+        ]
+        for name, model in models.items()
+    }
+    fgsm_acc = {name: fgsm_accuracy(model, x, y, setup.eps) for name, model in models.items()}
+    return Evaluation(tuple(setup.eps_grid), robust, fgsm_acc, setup.eps)
+
+
+def format_table(
+    evaluation: Evaluation,
+    columns: Sequence[float] = (0.05, 0.1, 0.2),
+    seconds: Mapping[str, float] | None = None,
+) -> str:
+    """A plain-text table: clean, FGSM and PGD accuracy at ``columns``, and training time.
+
+    ``seconds`` (optional) maps a model name to its training time; the last
+    column is then the time relative to the ``"standard"`` model.
+    """
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
+    seconds = dict(seconds or {})
+    header = ["model", "clean", f"FGSM {evaluation.train_eps:g}"] + [f"PGD {eps:g}" for eps in columns]
+    if seconds:
+        header += ["train s", "x standard"]
+    rows = [header]
+    for name in evaluation.robust:
+        clean = evaluation.at(name, 0.0) if 0.0 in evaluation.eps else float("nan")
+        row = [LABELS.get(name, name), f"{clean:.3f}", f"{evaluation.fgsm[name]:.3f}"]
+        row += [f"{evaluation.at(name, eps):.3f}" for eps in columns]
+        if seconds:
+            row += [f"{seconds[name]:.1f}", f"{seconds[name] / seconds['standard']:.1f}"]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+@dataclass
+class SanityReport:
+    """The checks of Carlini et al. (2019, sec. 4-5) and Athalye et al. (2018, sec. 2) on one model.
+
+    Attributes
+    ----------
+    eps : float
+        The budget the checks are run at.
+    strength : list of (int, int, float)
+        ``(steps, restarts, robust accuracy)`` for PGD of growing strength.
+    fgsm_accuracy : float
+        Accuracy under one FGSM step (a weaker attack: must not do better than PGD).
+    large_eps, large_eps_accuracy : float
+        A budget large enough to erase any digit, and PGD's accuracy there (must be 0).
+    gradient_free_accuracy : float
+        Accuracy under the boundary attack within ``eps`` (must not be far below PGD's).
+    tolerance : float
+        Slack allowed for sampling noise in each comparison.
+    """
+
+    eps: float
+    strength: list[tuple[int, int, float]]
+    fgsm_accuracy: float
+    large_eps: float
+    large_eps_accuracy: float
+    gradient_free_accuracy: float
+    tolerance: float
+
+    @property
+    def pgd_accuracy(self) -> float:
+        """The lowest PGD accuracy found: the robust accuracy we report."""
+        return min(acc for _, _, acc in self.strength)
+
+    def problems(self) -> list[str]:
+        """The failed checks, each as a sentence; empty when all pass."""
+        found = []
+        for (s0, r0, a0), (s1, r1, a1) in zip(self.strength[:-1], self.strength[1:], strict=True):
+            if a1 > a0 + self.tolerance:
+                found.append(
+                    f"PGD-{s1} x {r1} restarts gives a higher accuracy ({a1:.3f}) "
+                    f"than PGD-{s0} x {r0} ({a0:.3f})"
+                )
+        if self.fgsm_accuracy < self.pgd_accuracy - self.tolerance:
+            found.append(
+                f"single-step FGSM ({self.fgsm_accuracy:.3f}) beats iterative PGD ({self.pgd_accuracy:.3f})"
+            )
+        if self.large_eps_accuracy > 0:
+            found.append(f"accuracy at eps {self.large_eps:g} is {self.large_eps_accuracy:.3f}, not 0")
+        if self.gradient_free_accuracy < self.pgd_accuracy - self.tolerance:
+            found.append(
+                f"the gradient-free attack ({self.gradient_free_accuracy:.3f}) "
+                f"beats PGD ({self.pgd_accuracy:.3f})"
+            )
+        return found
+
+    def __str__(self) -> str:
+        lines = [f"sanity checks at eps {self.eps:g}"]
+        lines += [f"  PGD-{s:<3d} x {r:2d} restarts  accuracy {a:.3f}" for s, r, a in self.strength]
+        lines.append(f"  FGSM                     accuracy {self.fgsm_accuracy:.3f}")
+        lines.append(f"  boundary attack          accuracy {self.gradient_free_accuracy:.3f}")
+        lines.append(f"  PGD at eps {self.large_eps:<4g}          accuracy {self.large_eps_accuracy:.3f}")
+        problems = self.problems()
+        lines += [f"  FAILED: {p}" for p in problems] or ["  all checks passed"]
+        return "\n".join(lines)
+
+
+def sanity_checks(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    *,
+    strengths: Sequence[tuple[int, int]] = ((7, 1), (20, 1), (20, 5), (100, 10)),
+    large_eps: float = 0.5,
+    boundary_steps: int = 1000,
+    tolerance: float = 0.01,
+    seed: int = 0,
+) -> SanityReport:
+    """Run the evaluation checklist on one model (Carlini et al. 2019; Athalye et al. 2018).
+
+    1. PGD of growing strength (``strengths``: ``(steps, restarts)`` pairs)
+       must not *raise* the accuracy;
+    2. single-step FGSM must not beat PGD;
+    3. at ``large_eps`` (0.5 turns any pixel into grey) the accuracy must be 0;
+    4. a gradient-free attack (:func:`gradient_free_accuracy`) must not beat PGD.
+
+    Returns a :class:`SanityReport`; ``report.problems()`` lists failures,
+    ``print(report)`` shows everything.
+    """
+    _check_model_data(model, x, y)
+    eps = check_positive("eps", eps)
+    large_eps = check_positive("large_eps", large_eps)
+    check_probability("tolerance", tolerance)
+    if not strengths:
+        raise ValueError("strengths must hold at least one (steps, restarts) pair, got none")
+    strength = [
+        (steps, restarts, robust_accuracy(model, x, y, eps, steps=steps, restarts=restarts, seed=seed))
+        for steps, restarts in strengths
+    ]
+    return SanityReport(
+        eps=eps,
+        strength=strength,
+        fgsm_accuracy=fgsm_accuracy(model, x, y, eps),
+        large_eps=large_eps,
+        large_eps_accuracy=robust_accuracy(model, x, y, large_eps, seed=seed),
+        gradient_free_accuracy=gradient_free_accuracy(model, x, y, eps, steps=boundary_steps, seed=seed),
+        tolerance=tolerance,
+    )
+
+
+class RoundedInput(nn.Module):
+    """A gradient-masking "defence" to test the sanity checks on: round pixels to ``levels`` + 1 grey levels.
+
+    ``forward(x) = model(round(levels * x) / levels)``. The digits have 17 grey
+    levels (0..16), so with ``levels = 16`` clean accuracy is unchanged, but the
+    rounding has a zero derivative almost everywhere: PGD's gradient vanishes
+    (a *shattered gradient*, Athalye et al. 2018, sec. 3).
+
+    With ``straight_through=True`` the forward pass is the same and the backward
+    pass treats the rounding as the identity: BPDA, the attack Athalye et al.
+    (2018, sec. 4.1) use to break such defences.
+    """
+
+    def __init__(self, model: nn.Module, levels: int = 16, straight_through: bool = False) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.levels = check_positive_int("levels", levels)
+        self.straight_through = bool(straight_through)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rounded = torch.round(x * self.levels) / self.levels  # (N, 64), zero gradient
+        if self.straight_through:
+            rounded = x + (rounded - x).detach()  # same value, gradient of the identity
+        return self.model(rounded)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures and the explorer
+# --------------------------------------------------------------------------------------------
+
+
+def plot_robust_accuracy(evaluation: Evaluation, title: str | None = None) -> Figure:
+    """Robust accuracy (PGD) against ``eps``, one line per model, the training ``eps`` dashed."""
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
+    with style_context():
+        fig, ax = plt.subplots(figsize=(6.0, 3.6))
+        for name, values in evaluation.robust.items():
+            ax.plot(evaluation.eps, values, marker="o", label=LABELS.get(name, name), color=COLORS.get(name))
+        ax.axvline(evaluation.train_eps, color="gray", linestyle="--", linewidth=1)
+        ax.annotate("training eps", (evaluation.train_eps, 1.0), xytext=(4, -10), textcoords="offset points")
+        ax.set(xlabel=r"$\epsilon$ ($L_\infty$)", ylabel="robust accuracy (PGD)", ylim=(-0.02, 1.02))
+        ax.legend()
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def example_figures(
+    models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, eps: float, *, seed: int = 0
+) -> tuple[Figure, Figure]:
+    """PGD adversarial examples against each model (one row per model) and their perturbations.
+
+    Returns two ``companion.plotting.digit_grid`` figures: the adversarial
+    digits titled with the model's prediction (red when fooled), and
+    ``delta = x' - x`` on a diverging colour map (``signed=True``).
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
+    results = {name: pgd_evaluation(model, x, y, eps, seed=seed) for name, model in models.items()}
+    adversarial = torch.cat([r.adversarial for r in results.values()])  # (M * N, 64)
+    predictions = torch.cat(
+        [predict_logits(models[n], r.adversarial).argmax(dim=1) for n, r in results.items()]
+    )
+    rows = ", ".join(LABELS.get(name, name) for name in models)
+    labels = torch.cat([y] * len(models))
+    images = digit_grid(
+        adversarial, labels, predictions, ncols=len(x), title=f"PGD at eps {eps:g}, rows: {rows}"
+    )
+    perturbations = digit_grid(
+        adversarial - torch.cat([x] * len(models)),
+        ncols=len(x),
+        signed=True,
+        title=f"perturbations, rows: {rows}",
+    )
+    return images, perturbations
+
+
+def eps_explorer(
+    models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *, seed: int = 0
+) -> Callable[[float, int], Figure]:
+    """The explorer's drawing function ``draw(eps, index) -> Figure``.
+
+    For test digit ``x[index]`` it attacks each model with :func:`pgd_evaluation`
+    at ``eps`` and draws, one row per model: the digit, the perturbation
+    ``delta`` (colour scale fixed to ``[-eps, eps]``), the adversarial digit
+    ``x + delta`` and the model's class probabilities on it.
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
+    check_in_unit_box("x", x)
+    check_labels("y", y)
+    check_same_length("x", x, "y", y)
+
+    def draw(eps: float = 0.1, index: int = 0) -> Figure:
+        if not 0 <= index < len(x):
+            raise ValueError(f"index must lie in [0, {len(x) - 1}], got {index}")
+        x_i, y_i = x[index : index + 1], y[index : index + 1]  # (1, 64), (1,)
+        with style_context():
+            fig, axes = plt.subplots(len(models), 4, figsize=(8.4, 2.1 * len(models)), squeeze=False)
+            fig.subplots_adjust(hspace=0.55, wspace=0.35)
+            for row, (name, model) in zip(axes, models.items(), strict=True):
+                x_adv = pgd_evaluation(model, x_i, y_i, eps, seed=seed).adversarial
+                p = torch.softmax(predict_logits(model, x_adv), dim=1)[0]  # (10,)
+                _draw_row(row, LABELS.get(name, name), x_i, x_adv, p, int(y_i), eps)
+        return fig
+
+    return draw
+
+
+def _draw_row(axes, label: str, x: torch.Tensor, x_adv: torch.Tensor, p: torch.Tensor, y: int, eps: float):
+    bound = max(eps, 1e-3)
+    panels = [
+        (x, "gray_r", 0.0, 1.0, f"digit (label {y})"),
+        (x_adv - x, "RdBu_r", -bound, bound, r"$\delta$"),
+        (x_adv, "gray_r", 0.0, 1.0, r"$x + \delta$"),
+    ]
+    for ax, (image, cmap, low, high, title) in zip(axes[:3], panels, strict=True):
+        ax.imshow(image.reshape(8, 8).numpy(), cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    axes[0].text(-3.5, 3.5, label, rotation=90, ha="center", va="center", fontsize=10)
+    prediction = int(p.argmax())
+    colors = ["#bbbbbb"] * len(p)
+    colors[prediction] = COLORS["capped"] if prediction == y else COLORS["distilled"]
+    axes[3].bar(range(len(p)), p.numpy(), color=colors)
+    axes[3].set(ylim=(0, 1.02), xticks=range(len(p)))
+    axes[3].set_title(f"{label}: predicts {prediction} ({float(p.max()):.2f})", fontsize=9)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise checker
+# --------------------------------------------------------------------------------------------
+
+
+def check_pgd_step(pgd_step: Callable[..., torch.Tensor], *, seed: int = 0) -> str:
+    """Check a student's PGD step ``pgd_step(x_adv, x, gradient, eps, step_size) -> x_new``.
+
+    Expected: one L-inf ascent step ``x_adv + step_size * sign(gradient)``,
+    projected onto the ball ``||x_new - x||_inf <= eps`` around the *original*
+    ``x``, then clipped to [0, 1]. Raises ``AssertionError`` with a hint (never
+    the answer) on the first failed check; returns a confirmation otherwise.
+    """
+    if not callable(pgd_step):
+        raise TypeError(f"pgd_step must be a function, got {type(pgd_step).__name__}")
+    generator = torch.Generator().manual_seed(seed)
+    cases = 0
+    for eps, step_size in ((0.1, 0.03), (0.2, 0.15), (0.3, 0.5)):
+        x = torch.rand(32, 64, generator=generator)  # (32, 64) in [0, 1]
+        x[:, :8] = 0.0  # blank pixels, as in the digits: the box matters there
+        start = (torch.rand(32, 64, generator=generator) * 2 - 1) * eps
+        x_adv = (x + start).clamp(0, 1)  # a point of the ball, inside the box
+        gradient = torch.randn(32, 64, generator=generator)
+        out = pgd_step(x_adv.clone(), x.clone(), gradient.clone(), eps, step_size)
+        _diagnose(out, x_adv, x, gradient, eps, step_size)
+        cases += 1
+    return (
+        f"pgd_step passes all {cases} checks: ascent on the sign, projection onto the ball, clip to the box."
+    )
+
+
+def _diagnose(out, x_adv, x, gradient, eps: float, step_size: float) -> None:
+    if not isinstance(out, torch.Tensor):
+        raise AssertionError(f"pgd_step must return a torch.Tensor, got {type(out).__name__}")
+    if out.shape != x.shape:
+        raise AssertionError(f"pgd_step must return the shape of x, {tuple(x.shape)}, got {tuple(out.shape)}")
+    if out.min() < 0 or out.max() > 1:
+        raise AssertionError("some pixels leave [0, 1]: a valid image must be clipped to the box at the end.")
+    if (out - x).abs().max() > eps + 1e-6:
+        raise AssertionError(
+            "some pixels move more than eps from the ORIGINAL x: project onto the ball around x, "
+            "not around the current point."
+        )
+    # Where neither the ball nor the box is active, the step itself is visible.
+    lower, upper = torch.maximum(x - eps, torch.zeros_like(x)), torch.minimum(x + eps, torch.ones_like(x))
+    free = (x_adv - step_size > lower + 1e-6) & (x_adv + step_size < upper - 1e-6)
+    moved = (out - x_adv)[free]
+    if not free.any():
+        return
+    if torch.allclose(moved, -step_size * gradient[free].sign(), atol=1e-6):
+        raise AssertionError("the step goes down the gradient: an attack *increases* the loss (ascent).")
+    if not torch.allclose(moved, step_size * gradient[free].sign(), atol=1e-6):
+        raise AssertionError(
+            "away from the ball's edge and the box, each pixel should move by exactly step_size: "
+            "an L-inf step uses the sign of the gradient, not the gradient itself."
+        )
+    expected = torch.minimum(torch.maximum(x_adv + step_size * gradient.sign(), lower), upper)
+    if not torch.allclose(out, expected, atol=1e-6):
+        wrong = int((~torch.isclose(out, expected, atol=1e-6)).sum())
+        raise AssertionError(
+            f"{wrong} of {out.numel()} pixels near the ball's edge or the box differ: "
+            "take the step first, then project, then clip."
+        )

@@ -1,0 +1,303 @@
+"""Chapter 3: adversarial training hooks, robust evaluation, sanity checks, figures, exercise checker.
+
+The chapter's headline is asserted through the notebook's own code path and
+defaults: ``train_models(digits, Setup())`` then ``evaluate(...)``.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from companion import adversarial as adv
+from companion.attacks import fgsm, pgd
+from companion.models import MLP
+from companion.training import TrainConfig, train
+
+SETUP = adv.Setup()
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """The chapter's three models with the chapter's defaults (the slow part, done once).
+
+    Trained on one thread (conftest's ``_one_thread``), as the notebook runs.
+    """
+    return adv.train_models(digits, SETUP)
+
+
+@pytest.fixture(scope="module")
+def models(trained):
+    return {name: model for name, (model, _) in trained.items()}
+
+
+@pytest.fixture(scope="module")
+def evaluation(models, digits):
+    return adv.evaluate(models, digits.x_test, digits.y_test, SETUP)
+
+
+@pytest.fixture(scope="module")
+def sanity_subset(digits):
+    """The test digits the notebook runs its sanity checks on."""
+    return digits.x_test[:200], digits.y_test[:200]
+
+
+# ---- the headline -------------------------------------------------------------------------
+
+
+def test_pgd_training_is_robust_at_its_eps_for_a_small_clean_cost(evaluation):
+    standard, robust = evaluation.at("standard", SETUP.eps), evaluation.at("pgd", SETUP.eps)
+    assert standard <= 0.02, standard  # the standard model collapses (brief: 0.000)
+    assert robust >= 0.45, robust  # PGD-AT keeps about half (brief: 0.558 after 150 epochs)
+    clean_cost = evaluation.at("standard", 0.0) - evaluation.at("pgd", 0.0)
+    assert evaluation.at("pgd", 0.0) >= 0.94 and clean_cost <= 0.03, clean_cost
+
+
+def test_fgsm_training_overfits_to_its_own_attack(evaluation):
+    """FGSM-AT looks robust to FGSM and is far less robust to PGD; PGD-AT shows no such gap."""
+    fgsm_gap = evaluation.fgsm["fgsm"] - evaluation.at("fgsm", SETUP.eps)
+    pgd_gap = evaluation.fgsm["pgd"] - evaluation.at("pgd", SETUP.eps)
+    assert fgsm_gap >= 0.3 and pgd_gap <= 0.2, (fgsm_gap, pgd_gap)
+    assert 0.15 <= evaluation.at("fgsm", SETUP.eps) <= evaluation.at("pgd", SETUP.eps) - 0.15
+    assert evaluation.at("fgsm", 0.0) >= 0.95  # no catastrophic loss of clean accuracy either
+
+
+def test_at_a_smaller_eps_both_adversarial_trainings_help(evaluation):
+    assert evaluation.at("standard", 0.1) <= 0.4
+    assert min(evaluation.at("fgsm", 0.1), evaluation.at("pgd", 0.1)) >= 0.75
+
+
+def test_fgsm_training_at_a_larger_eps_overfits_catastrophically(digits):
+    """The experiment exercise: at eps 0.3 FGSM-AT resists FGSM and nothing else (Wong et al. 2020)."""
+    ((model, _),) = adv.train_models(digits, adv.Setup(eps=0.3), names=["fgsm"]).values()
+    x, y = digits.x_test, digits.y_test
+    fgsm_acc = {eps: adv.fgsm_accuracy(model, x, y, eps) for eps in (0.1, 0.3)}
+    pgd_acc = {eps: adv.robust_accuracy(model, x, y, eps) for eps in (0.1, 0.3)}
+    assert fgsm_acc[0.3] >= 0.5 and fgsm_acc[0.3] >= fgsm_acc[0.1], fgsm_acc  # FGSM gets *weaker* with eps
+    assert pgd_acc[0.3] <= 0.02 and pgd_acc[0.1] <= 0.45, pgd_acc  # no better than the standard model
+
+
+def test_robust_accuracy_falls_with_eps_and_reaches_zero(evaluation):
+    for name, values in evaluation.robust.items():
+        assert all(b <= a + 0.005 for a, b in zip(values, values[1:], strict=False)), (name, values)
+        assert values[-1] == 0.0, (name, values)
+
+
+def test_pgd_training_costs_several_standard_trainings(trained):
+    seconds = {name: history.seconds for name, (_, history) in trained.items()}
+    assert seconds["pgd"] / seconds["standard"] > 2, seconds  # about 4-5 unloaded
+    assert seconds["standard"] < seconds["fgsm"] < seconds["pgd"], seconds
+
+
+def test_sanity_checks_pass_on_the_pgd_trained_model(models, sanity_subset):
+    report = adv.sanity_checks(models["pgd"], *sanity_subset, SETUP.eps)
+    assert report.problems() == [], str(report)
+    assert report.strength[-1][2] <= report.strength[0][2] - 0.03, str(report)  # restarts find more
+    assert report.large_eps_accuracy == 0.0
+    assert report.gradient_free_accuracy >= report.pgd_accuracy
+    assert "all checks passed" in str(report)
+
+
+def test_sanity_checks_catch_a_gradient_masking_defence(models, sanity_subset):
+    """Rounding the input hides the gradient: PGD fails, the checks say so, BPDA breaks it again."""
+    masked = adv.RoundedInput(models["standard"])
+    x, y = sanity_subset
+    assert adv.robust_accuracy(masked, x, y, 0.0) == adv.robust_accuracy(models["standard"], x, y, 0.0)
+    report = adv.sanity_checks(masked, x, y, 0.1, strengths=((20, 1), (20, 5)))  # as in the notebook
+    assert report.pgd_accuracy > 0.9  # looks robust ...
+    problems = report.problems()
+    assert any("eps 0.5" in p for p in problems) and any("gradient-free" in p for p in problems), problems
+    assert 0.4 <= report.large_eps_accuracy <= 0.6  # "about half"
+    bpda = adv.RoundedInput(models["standard"], straight_through=True)
+    x_adv = adv.pgd_evaluation(bpda, x, y, 0.1).adversarial
+    bpda_accuracy = (masked(x_adv).argmax(dim=1) == y).float().mean().item()
+    standard = adv.robust_accuracy(models["standard"], x, y, 0.1)
+    assert bpda_accuracy <= min(0.2, standard), (bpda_accuracy, standard)  # ... but is not
+
+
+def test_sanity_report_lists_each_failed_check():
+    report = adv.SanityReport(
+        eps=0.2,
+        strength=[(7, 1, 0.5), (20, 1, 0.6)],
+        fgsm_accuracy=0.3,
+        large_eps=0.5,
+        large_eps_accuracy=0.1,
+        gradient_free_accuracy=0.2,
+        tolerance=0.01,
+    )
+    problems = report.problems()
+    assert len(problems) == 4, problems
+    assert "higher accuracy" in problems[0] and "FGSM" in problems[1]
+    assert "not 0" in problems[2] and "gradient-free" in problems[3]
+    assert str(report).count("FAILED") == 4
+
+
+def test_gradient_free_accuracy_counts_only_adversarials_within_eps(models, sanity_subset):
+    x, y = sanity_subset
+    model = models["standard"]
+    clean = adv.robust_accuracy(model, x, y, 0.0)
+    assert adv.gradient_free_accuracy(model, x, y, 0.0, steps=50) == pytest.approx(clean)
+    assert adv.gradient_free_accuracy(model, x, y, 1.0, steps=50) == 0.0
+
+
+# ---- the hooks: the inner maximisation inside companion.training.train ----------------------
+
+
+def test_fgsm_hook_is_goodfellows_objective_against_the_model_it_is_given(models, digits):
+    x, y = digits.x_test[:64], digits.y_test[:64]
+    trained_model, fresh = models["standard"], MLP()
+    for alpha in (0.0, 0.5, 1.0):
+        hook = adv.fgsm_training_loss(0.2, alpha)
+        for model in (trained_model, fresh):
+            x_adv = fgsm(model, x, y, 0.2).adversarial
+            expected = alpha * F.cross_entropy(model(x), y) + (1 - alpha) * F.cross_entropy(model(x_adv), y)
+            assert torch.allclose(hook(model, x, y), expected, atol=1e-6)
+    # The adversarial point of another model (a pre-generated example) gives a different loss.
+    stale = fgsm(trained_model, x, y, 0.2).adversarial
+    assert not torch.allclose(adv.fgsm_training_loss(0.2, 0.0)(fresh, x, y), F.cross_entropy(fresh(stale), y))
+
+
+def test_pgd_hook_is_seeded_raises_the_loss_and_only_trains_the_parameters(models, digits):
+    x, y = digits.x_test[:64], digits.y_test[:64]
+    model = models["standard"]
+    model.train()
+    try:
+        first = adv.pgd_training_loss(0.2, seed=3)(model, x, y)
+        again = adv.pgd_training_loss(0.2, seed=3)(model, x, y)
+        assert torch.equal(first, again)
+        assert first > 5 * F.cross_entropy(model(x), y)
+        assert model.training  # PGD's eval mode is undone
+        first.backward()
+        assert all(p.grad is not None for p in model.parameters())
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.eval()
+    expected = pgd(model, x, y, 0.2, 2.5 * 0.2 / 7, 7, generator=torch.Generator().manual_seed(3)).adversarial
+    assert torch.allclose(
+        adv.pgd_training_loss(0.2, seed=3)(model, x, y), F.cross_entropy(model(expected), y)
+    )
+
+
+def test_hooks_run_in_the_one_training_loop(digits):
+    x, y = digits.x_train[:256], digits.y_train[:256]
+    config = TrainConfig(epochs=2, seed=1)
+    history = train(MLP(), x, y, config, loss_fn=adv.pgd_training_loss(0.1, steps=3))
+    assert len(history.loss) == 2 and history.loss[1] < history.loss[0]
+
+
+def test_default_step_size_crosses_the_ball():
+    assert adv.default_step_size(0.2, 7) * 7 == pytest.approx(2.5 * 0.2)
+
+
+def test_training_hooks_and_train_models_use_the_setup():
+    hooks = adv.training_hooks(SETUP)
+    assert list(hooks) == list(adv.MODEL_NAMES)
+    assert SETUP.train_config == TrainConfig(epochs=SETUP.epochs, seed=SETUP.seed)
+
+
+# ---- figures, explorer, exercise checker -----------------------------------------------------
+
+
+def test_figures_and_explorer(evaluation, models, digits):
+    pair = {name: models[name] for name in ("standard", "pgd")}
+    assert isinstance(adv.plot_robust_accuracy(evaluation, title="t"), Figure)
+    images, perturbations = adv.example_figures(pair, digits.x_test[:5], digits.y_test[:5], 0.2)
+    assert len(images.axes) == 10 and len(perturbations.axes) == 10
+    draw = adv.eps_explorer(pair, digits.x_test, digits.y_test)
+    fig = draw(eps=0.2, index=3)
+    assert len(fig.axes) == 8
+    assert fig.axes[3].get_title().startswith("standard: predicts")
+    table = adv.format_table(evaluation, seconds={"standard": 1.0, "fgsm": 2.0, "pgd": 4.0})
+    assert table.splitlines()[0].split()[:3] == ["model", "clean", "FGSM"]
+    assert table.splitlines()[3].split()[-1] == "4.0"
+
+
+def _step_correct(x_adv, x, gradient, eps, step_size):
+    x_adv = x_adv + step_size * gradient.sign()
+    x_adv = x + (x_adv - x).clamp(-eps, eps)
+    return x_adv.clamp(0, 1)
+
+
+def _step_back_to_x_outside_the_ball(x_adv, x, gradient, eps, step_size):
+    x_new = x_adv + step_size * gradient.sign()
+    return torch.where((x_new - x).abs() > eps, x, x_new).clamp(0, 1)
+
+
+def test_check_pgd_step_accepts_a_correct_step():
+    assert "passes all 3 checks" in adv.check_pgd_step(_step_correct)
+
+
+@pytest.mark.parametrize(
+    ("step", "hint"),
+    [
+        (lambda a, x, g, e, s: x + (a + s * g.sign() - x).clamp(-e, e), "clipped to the box"),
+        (lambda a, x, g, e, s: (a + (s * g.sign()).clamp(-e, e)).clamp(0, 1), "ORIGINAL x"),
+        (lambda a, x, g, e, s: _step_correct(a, x, -g, e, s), "increases"),
+        (lambda a, x, g, e, s: (x + (a + s * g - x).clamp(-e, e)).clamp(0, 1), "sign of the gradient"),
+        (lambda a, x, g, e, s: _step_correct(a, x, g, e, s)[:, :10], "shape of x"),
+        (lambda a, x, g, e, s: _step_correct(a, x, g, e, s).tolist(), "torch.Tensor"),
+        (lambda a, x, g, e, s: _step_back_to_x_outside_the_ball(a, x, g, e, s), "differ"),
+    ],
+)
+def test_check_pgd_step_gives_a_hint_for_each_mistake(step, hint):
+    with pytest.raises(AssertionError, match=hint):
+        adv.check_pgd_step(step)
+
+
+# ---- argument checks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"eps": 0.0}, ValueError, "eps must be > 0"),
+        ({"eps": "0.2"}, TypeError, "eps must be a number"),
+        ({"fgsm_alpha": 1.5}, ValueError, r"fgsm_alpha must lie in \[0, 1\]"),
+        ({"train_steps": 0}, ValueError, "train_steps must be >= 1"),
+        ({"eval_restarts": 1.0}, TypeError, "eval_restarts must be an int"),
+        ({"eps_grid": ()}, ValueError, "eps_grid must hold at least one"),
+        ({"eps_grid": (0.1, -0.1)}, ValueError, r"eps_grid\[i\] must be >= 0"),
+        ({"seed": -1}, ValueError, "seed must be a non-negative int"),
+    ],
+)
+def test_setup_rejects_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        adv.Setup(**kwargs)
+
+
+def test_functions_reject_bad_arguments(models, digits, evaluation):
+    model, x, y = models["standard"], digits.x_test[:8], digits.y_test[:8]
+    cases = [
+        (lambda: adv.fgsm_training_loss(0.0), ValueError, "eps must be > 0"),
+        (lambda: adv.fgsm_training_loss(0.1, alpha=2.0), ValueError, r"alpha must lie in \[0, 1\]"),
+        (lambda: adv.pgd_training_loss(0.1, steps=0), ValueError, "steps must be >= 1"),
+        (lambda: adv.pgd_training_loss(0.1, step_size=-1.0), ValueError, "step_size must be > 0"),
+        (lambda: adv.default_step_size(0.0, 7), ValueError, "eps must be > 0"),
+        (lambda: adv.training_hooks({"eps": 0.2}), TypeError, "setup must be"),
+        (lambda: adv.train_models(digits, SETUP, names=["robust"]), ValueError, "names must be"),
+        (lambda: adv.robust_accuracy(lambda z: z, x, y, 0.1), TypeError, "model must be a torch.nn.Module"),
+        (lambda: adv.robust_accuracy(model, x * 2, y, 0.1), ValueError, r"x must lie in \[0, 1\]"),
+        (lambda: adv.robust_accuracy(model, x, y[:4], 0.1), ValueError, "same number of samples"),
+        (lambda: adv.robust_accuracy(model, x[:0], y[:0], 0.1), ValueError, "at least one sample"),
+        (lambda: adv.robust_accuracy(model, x, y, -0.1), ValueError, "eps must be >= 0"),
+        (lambda: adv.robust_accuracy(model, x, y, 0.1, restarts=0), ValueError, "restarts must be >= 1"),
+        (lambda: adv.fgsm_accuracy(model, x, y.float(), 0.1), TypeError, "y must have an integer dtype"),
+        (lambda: adv.gradient_free_accuracy(model, x, y, 0.1, steps=0), ValueError, "steps must be >= 1"),
+        (lambda: adv.evaluate([model], x, y), TypeError, "models must be a non-empty dict"),
+        (lambda: adv.format_table({"standard": [1.0]}), TypeError, "evaluation must be an Evaluation"),
+        (lambda: adv.plot_robust_accuracy(None), TypeError, "evaluation must be an Evaluation"),
+        (lambda: evaluation.at("robust", 0.2), ValueError, "name must be one of"),
+        (lambda: evaluation.at("pgd", 0.123), ValueError, "eps must be one of the grid"),
+        (lambda: adv.sanity_checks(model, x, y, 0.1, strengths=()), ValueError, "strengths must hold"),
+        (lambda: adv.sanity_checks(model, x, y, 0.1, tolerance=2.0), ValueError, "tolerance must lie"),
+        (lambda: adv.sanity_checks(model, x, y, 0.0), ValueError, "eps must be > 0"),
+        (lambda: adv.example_figures(model, x, y, 0.1), TypeError, "models must be a non-empty dict"),
+        (lambda: adv.eps_explorer({}, x, y), TypeError, "models must be a non-empty dict"),
+        (lambda: adv.eps_explorer({"m": model}, x, y)(0.1, 8), ValueError, r"index must lie in \[0, 7\]"),
+        (lambda: adv.RoundedInput(lambda z: z), TypeError, "model must be a torch.nn.Module"),
+        (lambda: adv.RoundedInput(model, levels=0), ValueError, "levels must be >= 1"),
+        (lambda: adv.check_pgd_step("step"), TypeError, "pgd_step must be a function"),
+    ]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()
