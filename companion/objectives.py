@@ -1,16 +1,18 @@
 """Capped objectives: when an optimiser games an unbounded term (chapter 5).
 
-Minimising a sum ``f + c * g`` in which ``g`` can keep falling makes the
-optimiser keep buying ``g`` at ``f``'s expense, long after ``g``'s goal is
-met. Capping ``g`` at ``-kappa``, ``max(g, -kappa)``, makes the term flat (zero
-gradient) once its goal is reached, and from there on only ``f`` is optimised.
+Minimising a sum ``D + c * g`` (a cost ``D``, here a distance, plus a goal
+term ``g``) in which ``g`` can keep falling makes the optimiser keep buying
+``g`` at ``D``'s expense, long after ``g``'s goal is met. Capping ``g`` at
+``-kappa``, ``max(g, -kappa)``, makes the term flat (zero gradient) once its
+goal is reached, and from there on only ``D`` is optimised.
 
-- A linear toy (:class:`LinearToy`): distance ``||p - x0||^2`` plus ``c`` times
-  a capped or uncapped margin term, with its closed-form optimum and
-  gradient-descent trajectories drawn over the contours.
+- A linear toy (:class:`LinearToy`): distance ``D(p) = ||p - x0||^2`` plus
+  ``c`` times a capped or uncapped margin term, with its closed-form optimum
+  and gradient-descent trajectories drawn over the contours.
 - Carlini & Wagner's L2 attack (the attack itself is
-  :func:`companion.attacks.carlini_wagner_l2`): distortion and margin per
-  iteration, a sweep over ``kappa``, and the explorer's drawing function.
+  :func:`companion.attacks.carlini_wagner_l2`, run with the chapter's
+  :data:`CW_SETTINGS`): distortion and margin per iteration, a sweep over
+  ``kappa``, and the explorer's drawing function.
 - The same pattern elsewhere: hinge vs linear loss, PPO's clipped surrogate,
   and learned task weights that need a regulariser.
 - Exercise checkers that say what is wrong without giving the answer.
@@ -27,8 +29,9 @@ Geometry and Semantics. CVPR 2018.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -40,6 +43,7 @@ from companion.plotting import COLORS, styled
 from companion.validation import check_positive, check_positive_int, check_tensor
 
 __all__ = [
+    "CW_SETTINGS",
     "LinearToy",
     "cap",
     "capped_shapes_figure",
@@ -59,6 +63,14 @@ __all__ = [
 ]
 
 
+CW_SETTINGS: Mapping[str, int | float] = MappingProxyType({"steps": 300, "lr": 0.05})
+"""The chapter's C&W settings, used as ``carlini_wagner_l2(..., **CW_SETTINGS)``.
+
+300 Adam steps at learning rate 0.05 per value of ``c`` (C&W: up to 10,000 at 0.01, with early
+abort). Read-only, so that the notebook and the tests that check its claims share one copy.
+"""
+
+
 def cap(g: torch.Tensor, kappa: float = 0.0, capped: bool = True) -> torch.Tensor:
     """``max(g, -kappa)`` elementwise, or ``g`` itself with ``capped=False``.
 
@@ -69,53 +81,54 @@ def cap(g: torch.Tensor, kappa: float = 0.0, capped: bool = True) -> torch.Tenso
 
 
 # ----------------------------------------------------------------------------------------------------
-# The toy: a point p, its start x0, and a linear margin m(p) = w . p + b.
+# The toy: a point p, its start x0, and a linear margin m(p) = u . p + b.
 
 
 @dataclass(frozen=True)
 class LinearToy:
-    """``||p - x0||^2 + c * cap(-m(p), kappa)`` with the linear margin ``m(p) = w . p + b``.
+    """``D(p) + c * g(p)`` with ``D(p) = ||p - x0||^2`` and ``g(p) = cap(-m(p), kappa)``.
 
-    ``m > 0`` plays "misclassified": the second term is C&W's ``f6`` for a
-    linear model. Defaults: 2-d, start at the origin, boundary ``p_1 + p_2 = 1``.
+    The margin is linear, ``m(p) = u . p + b``; ``m > 0`` plays "misclassified",
+    so ``g`` is C&W's ``f6`` for a linear model. Defaults: 2-d, start at the
+    origin, boundary ``p_1 + p_2 = 1``.
     """
 
     x0: tuple[float, ...] = (0.0, 0.0)  # the original point
-    w: tuple[float, ...] = (1.0, 1.0)  # margin gradient
-    b: float = -1.0  # margin at x0 is w . x0 + b
+    u: tuple[float, ...] = (1.0, 1.0)  # margin gradient (normal of the boundary)
+    b: float = -1.0  # margin at x0 is u . x0 + b
 
     def __post_init__(self) -> None:
-        if len(self.x0) != len(self.w) or not self.w:
-            raise ValueError(f"x0 and w must have the same length >= 1, got {len(self.x0)} and {len(self.w)}")
-        if not any(self.w):
-            raise ValueError("w must not be all zeros (the margin would be constant)")
+        if len(self.x0) != len(self.u) or not self.u:
+            raise ValueError(f"x0 and u must have the same length >= 1, got {len(self.x0)} and {len(self.u)}")
+        if not any(self.u):
+            raise ValueError("u must not be all zeros (the margin would be constant)")
 
     def margin(self, p: torch.Tensor) -> torch.Tensor:
-        """``m(p) = w . p + b`` for points ``(M, d)``: shape ``(M,)``."""
-        return p @ torch.tensor(self.w) + self.b
+        """``m(p) = u . p + b`` for points ``(M, d)``: shape ``(M,)``."""
+        return p @ torch.tensor(self.u) + self.b
 
     def objective(self, p: torch.Tensor, c: float, kappa: float = 0.0, capped: bool = True) -> torch.Tensor:
-        """``||p - x0||^2 + c * cap(-m(p), kappa)`` for points ``(M, d)``: shape ``(M,)``."""
-        distance = (p - torch.tensor(self.x0)).pow(2).sum(dim=1)  # (M,)
-        return distance + c * cap(-self.margin(p), kappa, capped)
+        """``D(p) + c * g(p) = ||p - x0||^2 + c * cap(-m(p), kappa)`` for points ``(M, d)``: ``(M,)``."""
+        D = (p - torch.tensor(self.x0)).pow(2).sum(dim=1)  # (M,)
+        return D + c * cap(-self.margin(p), kappa, capped)
 
     def optimum(self, c: float, kappa: float = 0.0, capped: bool = True) -> torch.Tensor:
         """The minimiser, ``(d,)``, in closed form.
 
-        It lies on the ray ``x0 + t w / |w|``. Uncapped: ``t = c |w| / 2``
-        (grows with ``c`` without limit). Capped: ``t = min(c |w| / 2, t_kappa)``
-        with ``t_kappa = (kappa - m(x0)) / |w|`` the distance to ``m = kappa``
+        It lies on the ray ``x0 + t u / |u|``. Uncapped: ``t = c |u| / 2``
+        (grows with ``c`` without limit). Capped: ``t = min(c |u| / 2, t_kappa)``
+        with ``t_kappa = (kappa - m(x0)) / |u|`` the distance to ``m = kappa``
         (0 if ``x0`` already has that margin).
         """
         c = check_positive("c", c)
         kappa = check_positive("kappa", kappa, allow_zero=True)
-        x0, w = torch.tensor(self.x0), torch.tensor(self.w)
-        norm = w.norm()
+        x0, u = torch.tensor(self.x0), torch.tensor(self.u)
+        norm = u.norm()
         t = c * norm / 2
         if capped:
             t_kappa = ((kappa - self.margin(x0[None])[0]) / norm).clamp(min=0)
             t = torch.minimum(t, t_kappa)
-        return x0 + t * w / norm
+        return x0 + t * u / norm
 
 
 def descend(
@@ -262,7 +275,7 @@ def kappa_sweep_figure(sweep: dict[str, np.ndarray]) -> Figure:
 
 @styled
 def cw_explorer_figure(
-    model, x: torch.Tensor, y: torch.Tensor, c: float, kappa: float, steps: int = 300
+    model, x: torch.Tensor, y: torch.Tensor, c: float, kappa: float, steps: int = CW_SETTINGS["steps"]
 ) -> Figure:
     """The explorer's drawing: each digit with its capped and uncapped C&W perturbation.
 
@@ -299,17 +312,17 @@ def cw_explorer_figure(
 
 
 def hinge_vs_linear(lam: float = 0.01, lr: float = 0.1, steps: int = 500, seed: int = 0) -> dict[str, object]:
-    """A linear classifier ``sign(w . x)`` fitted with the hinge or the linear loss.
+    """A linear classifier ``sign(theta . x)`` fitted with the hinge or the linear loss.
 
-    Losses on the margin ``m_i = y_i w . x_i``: linear ``-m_i`` (unbounded
+    Losses on the margin ``m_i = y_i theta . x_i``: linear ``-m_i`` (unbounded
     below: it keeps rewarding points already classified right) and hinge
     ``max(1 - m_i, 0) = cap(1 - m_i, 0)`` (flat once ``m_i >= 1``). Both are
-    minimised by gradient descent on ``mean loss + lam ||w||^2``. The data
+    minimised by gradient descent on ``mean loss + lam ||theta||^2``. The data
     (2-d, seeded): a far, easy cluster of class +1, a near one of class +1
     and a near one of class -1, separable by a line through 0.
 
     Returns ``x`` ``(N, 2)``, ``y`` ``(N,)`` in {-1, +1}, and per loss
-    (``"linear"``, ``"hinge"``) the weights ``w`` ``(2,)`` and the accuracy.
+    (``"linear"``, ``"hinge"``) the weights ``theta`` ``(2,)`` and the accuracy.
     """
     lam = check_positive("lam", lam)
     generator = torch.Generator().manual_seed(seed)
@@ -323,11 +336,11 @@ def hinge_vs_linear(lam: float = 0.01, lr: float = 0.1, steps: int = 500, seed: 
     out: dict[str, object] = {"x": x, "y": y}
     for name, loss in losses.items():
 
-        def objective(w, loss=loss):  # w: (1, 2) -> (1,)
-            return loss(y * (x @ w[0])).mean()[None] + lam * w.pow(2).sum(dim=1)
+        def objective(theta, loss=loss):  # theta: (1, 2) -> (1,)
+            return loss(y * (x @ theta[0])).mean()[None] + lam * theta.pow(2).sum(dim=1)
 
-        w = descend(objective, torch.zeros(2), lr, steps)[-1]
-        out[name] = {"w": w, "accuracy": ((x @ w).sign() == y).float().mean().item()}
+        theta = descend(objective, torch.zeros(2), lr, steps)[-1]
+        out[name] = {"theta": theta, "accuracy": ((x @ theta).sign() == y).float().mean().item()}
     return out
 
 
@@ -439,7 +452,7 @@ def capped_shapes_figure(kappa: float = 1.0, eps: float = 0.2) -> Figure:
     axes[0].set(xlabel="logit margin m", title="C&W $f_6$")
     axes[1].plot(m.numpy(), (-m).numpy(), color=uncapped_color, label="linear $-m$")
     axes[1].plot(m.numpy(), cap(1 - m, 0.0).numpy(), color=capped_color, label="hinge max(0, 1 - m)")
-    axes[1].set(xlabel="margin $m = y\\, w \\cdot x$", title="classification loss")
+    axes[1].set(xlabel="margin $m = y\\, \\theta \\cdot x$", title="classification loss")
     r = torch.linspace(0, 3, 121)
     for advantage, style in ((1.0, "-"), (-1.0, "--")):
         A = torch.full_like(r, advantage)
@@ -481,12 +494,12 @@ def capped_shapes_figure(kappa: float = 1.0, eps: float = 0.2) -> Figure:
 def check_capped_optimum(answer: float, c: float, kappa: float) -> str:
     """Check the minimiser of the 1-d toy ``x^2 + c * max(1 - x, -kappa)``.
 
-    (``LinearToy(x0=(0.0,), w=(1.0,), b=-1.0)``.) Returns a message starting
+    (``LinearToy(x0=(0.0,), u=(1.0,), b=-1.0)``.) Returns a message starting
     with "Correct" or "Not yet".
     """
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
         raise TypeError(f"answer must be a number, got {type(answer).__name__}")
-    toy = LinearToy(x0=(0.0,), w=(1.0,), b=-1.0)
+    toy = LinearToy(x0=(0.0,), u=(1.0,), b=-1.0)
     expected = toy.optimum(c, kappa).item()
     if abs(answer - expected) <= 1e-3 * max(1.0, abs(expected)):
         return (

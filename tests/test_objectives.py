@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 
 from companion import objectives
 from companion.attacks import carlini_wagner_l2, f6
-from companion.objectives import LinearToy, cap, descend
+from companion.objectives import CW_SETTINGS, LinearToy, cap, descend
 
 
 def test_cap_is_flat_below_minus_kappa():
@@ -30,7 +30,7 @@ def test_toy_uncapped_optimum_runs_away_with_c_and_the_capped_one_stops_at_kappa
     toy = LinearToy()
     for c in (4.0, 40.0, 400.0):
         uncapped, capped = toy.optimum(c, 0.5, capped=False), toy.optimum(c, 0.5)
-        assert toy.margin(uncapped[None]).item() == pytest.approx(c - 1)  # margin w . p + b = c |w|^2 / 2 - 1
+        assert toy.margin(uncapped[None]).item() == pytest.approx(c - 1)  # margin u . p + b = c |u|^2 / 2 - 1
         assert toy.margin(capped[None]).item() == pytest.approx(0.5)
     already = LinearToy(x0=(2.0, 2.0))  # margin 3 > kappa at the start: stay put
     assert torch.equal(already.optimum(4.0, 0.5), torch.tensor([2.0, 2.0]))
@@ -45,12 +45,19 @@ def test_descend_follows_the_gradient_and_checks_arguments():
         descend(lambda p: p.sum(1), torch.zeros(2), lr=-0.1, steps=1)
     with pytest.raises(ValueError, match="kappa must be >= 0, got -1"):
         cap(torch.zeros(2), -1.0)
-    with pytest.raises(ValueError, match="x0 and w must have the same length >= 1, got 2 and 1"):
-        LinearToy(w=(1.0,))
-    with pytest.raises(ValueError, match="w must not be all zeros"):
-        LinearToy(w=(0.0, 0.0))
+    with pytest.raises(ValueError, match="x0 and u must have the same length >= 1, got 2 and 1"):
+        LinearToy(u=(1.0,))
+    with pytest.raises(ValueError, match="u must not be all zeros"):
+        LinearToy(u=(0.0, 0.0))
     with pytest.raises(ValueError, match="c must be > 0, got 0"):
         LinearToy().optimum(c=0.0)
+
+
+def test_cw_settings_are_shared_read_only():
+    # The notebook's text quotes "300 steps at learning rate 0.05"; tests import the same mapping.
+    assert dict(CW_SETTINGS) == {"steps": 300, "lr": 0.05}
+    with pytest.raises(TypeError):
+        CW_SETTINGS["steps"] = 10
 
 
 def test_hinge_loss_ignores_the_easy_points_the_linear_loss_chases():
@@ -94,7 +101,7 @@ def test_learned_task_weights_collapse_without_the_regulariser():
 
 @pytest.mark.parametrize(("c", "kappa"), [(4.0, 0.5), (1.0, 0.5), (10.0, 0.0), (2.0, 3.0)])
 def test_check_capped_optimum_accepts_the_optimum(c, kappa):
-    toy = LinearToy(x0=(0.0,), w=(1.0,), b=-1.0)
+    toy = LinearToy(x0=(0.0,), u=(1.0,), b=-1.0)
     grid = torch.linspace(-2, 10, 120001)[:, None]
     brute_force = grid[toy.objective(grid, c, kappa).argmin()].item()
     assert objectives.check_capped_optimum(brute_force, c, kappa).startswith("Correct")
@@ -142,13 +149,13 @@ def test_check_capped_f6_accepts_the_reference_and_catches_common_mistakes():
 def test_kappa_sweep_distortion_grows_and_the_margin_follows_kappa(trained_mlp, digits):
     model, _ = trained_mlp
     x, y = digits.x_test[:100], digits.y_test[:100]
-    sweep = objectives.kappa_sweep(model, x, y, [0.0, 2.0, 8.0], c=1.0)
+    sweep = objectives.kappa_sweep(model, x, y, [0.0, 2.0, 8.0], c=1.0, **CW_SETTINGS)  # as the notebook
     assert (sweep["success"] >= 0.9).all()
     assert sweep["l2"][0] < sweep["l2"][1] < sweep["l2"][2]
     assert (sweep["margin"] >= sweep["kappa"]).all() and (sweep["margin"] < sweep["kappa"] + 1.5).all()
     assert isinstance(objectives.kappa_sweep_figure(sweep), Figure)
     with pytest.raises(ValueError, match="kappas must hold at least one value"):
-        objectives.kappa_sweep(model, x, y, [], c=1.0)
+        objectives.kappa_sweep(model, x, y, [], c=1.0, **CW_SETTINGS)
 
 
 def test_figures_draw(trained_mlp, digits):
