@@ -57,27 +57,6 @@ class CountingModule(nn.Module):
         return self.model(x)
 
 
-class _Trap(torch.autograd.Function):
-    """Identity whose backward pass fails: any use of the model's gradient raises."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise RuntimeError("the boundary attack must not use gradients")
-
-
-class GradientTrap(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(_Trap.apply(x))
-
-
 @pytest.fixture(scope="module")
 def batch(digits, trained_mlp):
     model, _ = trained_mlp
@@ -125,6 +104,9 @@ def test_headline_boundary_distance_is_comparable_to_a_gradient_attack(experimen
     assert eps.isfinite().all()
     pgd_l2 = (adversarial - x).norm(dim=1).median()
     assert 0.7 < results["standard"].l2.median() / pgd_l2 < 1.3
+    adversarial, eps = minimal_perturbation(lambda e: attacks.fgsm(model, x, y, e), x, grid)
+    assert eps.isfinite().all()
+    assert 0.95 < (adversarial - x).norm(dim=1).median() / pgd_l2 < 1.2  # one step nearly as good as ten
 
 
 def test_experiment_set_is_correctly_classified_by_both_models(experiment):
@@ -139,15 +121,12 @@ def test_experiment_set_is_correctly_classified_by_both_models(experiment):
 def test_predict_is_the_only_thing_called_and_queries_are_counted(trained_mlp, batch):
     model, _ = trained_mlp
     x, y = batch
-    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
-    predict = Counting(labels_of(GradientTrap(model)))
+    predict = Counting(labels_of(model))  # the attack gets this function, never the model
     result = boundary_attack(predict, x, y, steps=100, seed=0)
     assert isinstance(result, BoundaryResult) and isinstance(result, AttackResult)
     assert result.queries.dtype == torch.int64 and result.queries.shape == (len(x),)
     assert result.queries.sum() == predict.rows
     assert torch.equal(result.history["queries"][-1] + 1, result.queries)  # one last query checks success
-    for p, g in zip(model.parameters(), grads, strict=True):  # no backward pass touched the model
-        assert (p.grad is None and g is None) or torch.equal(p.grad, g)
 
 
 def test_results_are_adversarial_in_the_box_and_success_is_recomputed(trained_mlp, batch):
@@ -236,29 +215,71 @@ def test_properties_on_random_networks(seed, steps, n):
     assert result.queries.sum() == predict.rows
 
 
-def test_labels_of_returns_int64_labels_and_restores_the_mode():
-    model = nn.Sequential(nn.Linear(64, 10), nn.Dropout(0.5)).train()
-    labels = labels_of(model)(torch.rand(5, 64))
-    assert labels.dtype == torch.int64 and labels.shape == (5,) and model.training
-    assert not labels.requires_grad
+class ModeRecorder(nn.Module):
+    """Dropout MLP that records whether it was in training mode at each forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.net, self.modes = nn.Sequential(nn.Linear(64, 10), nn.Dropout(0.5)), []
+
+    def forward(self, x):
+        self.modes.append(self.training)
+        return self.net(x)
 
 
-def test_agrees_with_foolbox_and_is_no_worse_for_the_same_queries(trained_mlp, batch):
-    """Cross-check with Foolbox 3.3.4's BoundaryAttack on the same model, inputs and query budget."""
-    model, _ = trained_mlp
-    x, y = batch
-    ours = boundary_attack(labels_of(model), x, y, steps=600, seed=0)
+def test_labels_of_uses_eval_mode_during_the_call_and_restores_the_mode():
+    torch.manual_seed(0)
+    model, x = ModeRecorder().train(), torch.rand(50, 64)
+    labels = labels_of(model)(x)
+    assert model.modes == [False] and model.training  # eval during the call, training again after
+    assert labels.dtype == torch.int64 and labels.shape == (50,) and not labels.requires_grad
+    with torch.no_grad():
+        assert torch.equal(labels, model.eval()(x).argmax(dim=1))  # dropout off: deterministic labels
+    model.modes.clear()
+    labels_of(model)(x)  # a model already in eval mode stays in it
+    assert model.modes == [False] and not model.training
+
+
+def _foolbox_boundary(model, x, y, steps):
+    """Foolbox 3.3.4's BoundaryAttack: (adversarials, success, model calls = queries per sample)."""
     counter = CountingModule(model).eval()
     fmodel = foolbox.PyTorchModel(counter, bounds=(0, 1))  # every forward pass = one query per sample
     torch.manual_seed(0)
-    budget = int(ours.queries.float().mean())
-    attack = foolbox.attacks.BoundaryAttack(steps=int((budget - 60) / 1.1))
-    _, theirs, their_success = attack(fmodel, x, y, epsilons=None)
-    assert abs(counter.calls - budget) < 0.1 * budget  # comparable budgets
+    _, adversarial, success = foolbox.attacks.BoundaryAttack(steps=steps)(fmodel, x, y, epsilons=None)
+    return adversarial, success, counter.calls
+
+
+def test_agrees_with_foolbox_near_convergence(trained_mlp, batch):
+    """Run long enough that both have adapted and converged: the same minimal distances per digit.
+
+    Foolbox's step sizes only start to adapt once its windows of trials fill (steps 300 and
+    1,000), so short runs say little; at 5,000 Foolbox steps and 3,000 of ours (about 5,500 and
+    3,900 queries per digit) both have stalled. On these 40 digits ours/Foolbox per digit has
+    quartiles of about 1.006 and 1.017 (a few digits end in a different local minimum): a band of
+    +-10 % around the median and the quartiles catches an attack that stops short or misses.
+    """
+    model, _ = trained_mlp
+    x, y = batch
+    ours = boundary_attack(labels_of(model), x, y, steps=3000, seed=0)
+    theirs, their_success, _ = _foolbox_boundary(model, x, y, steps=5000)
     assert ours.success.all() and their_success.all()
-    theirs_l2 = (theirs - x).norm(dim=1).median()
-    assert ours.l2.median() <= 1.1 * theirs_l2
-    assert ours.l2.median() > 0.3 * theirs_l2  # same problem: not wildly different
+    ratio = ours.l2 / (theirs - x).norm(dim=1)  # (N,) per digit
+    low, median, high = ratio.quantile(torch.tensor([0.25, 0.5, 0.75])).tolist()
+    assert 0.9 < low <= median <= high < 1.1
+
+
+def test_is_clearly_ahead_of_foolbox_for_the_same_queries(trained_mlp, batch):
+    """The notebook's claim at its budget (1,500 steps, about 2,000 queries per digit)."""
+    model, _ = trained_mlp
+    x, y = batch
+    ours = boundary_attack(labels_of(model), x, y, steps=1500, seed=0)
+    budget = ours.queries.float().mean().item()
+    theirs, their_success, calls = _foolbox_boundary(model, x, y, steps=int((budget - 60) / 1.1))
+    assert abs(calls - budget) < 0.02 * budget  # the same number of queries per digit
+    assert ours.success.all() and their_success.all()
+    theirs_l2 = (theirs - x).norm(dim=1)
+    assert ours.l2.median() < 0.8 * theirs_l2.median()
+    assert (ours.l2 / theirs_l2).median() < 0.8  # digit by digit, too
 
 
 def test_toy_walk_approaches_the_nearest_boundary_point():
@@ -303,7 +324,7 @@ def test_both_attacks_find_the_minimal_perturbation_of_a_linear_classifier(linea
 def test_hop_skip_jump_contract(trained_mlp, batch):
     model, _ = trained_mlp
     x, y = batch
-    predict = Counting(labels_of(GradientTrap(model)))
+    predict = Counting(labels_of(model))
     result = hop_skip_jump(predict, x, y, steps=4, seed=0)
     assert isinstance(result, BoundaryResult) and result.queries.sum() == predict.rows
     assert torch.equal(result.history["queries"][-1] + 1, result.queries)
@@ -376,6 +397,10 @@ def test_check_accept_passes_the_rule_and_gives_hints_otherwise():
         check_accept(lambda labels, y, d_new, d: labels != y)
     with pytest.raises(AssertionError, match="not adversarial"):
         check_accept(lambda labels, y, d_new, d: d_new < d)
+    with pytest.raises(AssertionError, match="check both conditions"):
+        check_accept(lambda labels, y, d_new, d: (labels != y).all() & (d_new < d))  # not per sample
+    with pytest.raises(AssertionError, match="strictly closer"):
+        check_accept(lambda labels, y, d_new, d: (labels != y) & (d_new <= d))
     with pytest.raises(AssertionError, match="bool tensor"):
         check_accept(lambda labels, y, d_new, d: ((labels != y) & (d_new < d)).float())
     with pytest.raises(TypeError, match="candidate must be a function"):
