@@ -169,7 +169,8 @@ def pgd(
     -------
     AttackResult
         ``adversarial`` in [0, 1] with ``||adversarial - x||_inf <= eps``;
-        ``queries`` = ``steps * restarts + 1`` (the last one checks success).
+        ``queries`` = ``restarts * (steps + 1) + 1``: each restart's steps and the
+        check of where it ended, then one last check of the returned points.
     """
     _check_attack_inputs(model, x, y)
     eps = check_positive("eps", eps, allow_zero=True)
@@ -206,7 +207,7 @@ def pgd(
             best[better], best_loss[better] = x_adv[better], value[better]
             best_success |= fooled
         success = _predict(model, best) != y
-    queries = torch.full((len(x),), steps * restarts + 1, dtype=torch.int64)
+    queries = torch.full((len(x),), restarts * (steps + 1) + 1, dtype=torch.int64)
     return AttackResult(adversarial=best, success=success, queries=queries)
 
 
