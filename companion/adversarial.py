@@ -14,7 +14,8 @@ loss hook that calls ``companion.attacks.fgsm`` or ``companion.attacks.pgd``.
 - :func:`pgd_training_loss`: Madry et al. (2018), the loss at PGD's adversarial
   point (random start, ``steps`` steps of ``step_size``).
 - :func:`train_models`: the chapter's three models (standard, FGSM-AT, PGD-AT)
-  from the same initial weights and batch order.
+  from the same initial weights and batch order; :func:`count_passes` counts a
+  hook's forward and backward passes per batch, its cost.
 - Evaluation as Carlini et al. (2019) and Athalye et al. (2018) advise:
   :func:`robust_accuracy` (PGD with restarts), :func:`evaluate` over a grid of
   ``eps``, and :func:`sanity_checks` (stronger attacks must not raise the
@@ -83,6 +84,7 @@ __all__ = [
     "SanityReport",
     "Setup",
     "check_pgd_step",
+    "count_passes",
     "default_step_size",
     "eps_explorer",
     "evaluate",
@@ -229,6 +231,37 @@ def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None
         return F.cross_entropy(model(x_adv), y)  # the outer minimisation's loss at x + delta*
 
     return loss_fn
+
+
+def count_passes(loss_fn: LossFn, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
+    """Forward and backward passes of ``model`` in one training step: ``loss_fn(model, x, y).backward()``.
+
+    Counts calls of ``model`` (a forward hook) and the backward passes through
+    their outputs (a gradient hook on each output that needs one): the attack's
+    passes plus the outer minimisation's. A machine-independent measure of a
+    hook's cost; the wall-clock time also depends on the load and on overheads.
+    The model's gradients are cleared afterwards.
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function, got {type(loss_fn).__name__}")
+    _check_model_data(model, x, y)
+    counts = {"forward": 0, "backward": 0}
+
+    def count_backward(gradient: torch.Tensor) -> None:
+        counts["backward"] += 1
+
+    def count_forward(module: nn.Module, inputs, output: torch.Tensor) -> None:
+        counts["forward"] += 1
+        if output.requires_grad:
+            output.register_hook(count_backward)
+
+    handle = model.register_forward_hook(count_forward)
+    try:
+        loss_fn(model, x, y).backward()
+    finally:
+        handle.remove()
+        model.zero_grad(set_to_none=True)
+    return counts["forward"], counts["backward"]
 
 
 def training_hooks(setup: Setup = Setup()) -> dict[str, LossFn]:
@@ -441,8 +474,10 @@ class SanityReport:
         ``(steps, restarts, robust accuracy)`` for PGD of growing strength.
     fgsm_accuracy : float
         Accuracy under one FGSM step (a weaker attack: must not do better than PGD).
-    large_eps, large_eps_accuracy : float
-        A budget large enough to erase any digit, and PGD's accuracy there (must be 0).
+    budgets : list of (float, float)
+        ``(eps', PGD accuracy)`` for growing budgets ``eps'`` (``eps / 2``, ``eps``,
+        ``large_eps``): the accuracy must not rise with ``eps'`` and must be 0 at the
+        last one, large enough to erase any digit.
     gradient_free_accuracy : float
         Accuracy under the boundary attack within ``eps`` (must not be far below PGD's).
     tolerance : float
@@ -452,10 +487,19 @@ class SanityReport:
     eps: float
     strength: list[tuple[int, int, float]]
     fgsm_accuracy: float
-    large_eps: float
-    large_eps_accuracy: float
+    budgets: list[tuple[float, float]]
     gradient_free_accuracy: float
     tolerance: float
+
+    @property
+    def large_eps(self) -> float:
+        """The largest budget tried: any digit can be erased there."""
+        return self.budgets[-1][0]
+
+    @property
+    def large_eps_accuracy(self) -> float:
+        """PGD accuracy at :attr:`large_eps` (must be 0)."""
+        return self.budgets[-1][1]
 
     @property
     def pgd_accuracy(self) -> float:
@@ -475,6 +519,12 @@ class SanityReport:
             found.append(
                 f"single-step FGSM ({self.fgsm_accuracy:.3f}) beats iterative PGD ({self.pgd_accuracy:.3f})"
             )
+        for (e0, a0), (e1, a1) in zip(self.budgets[:-1], self.budgets[1:], strict=True):
+            if a1 > a0 + self.tolerance:
+                found.append(
+                    f"accuracy rises from {a0:.3f} at eps {e0:g} to {a1:.3f} at eps {e1:g}: "
+                    "a larger budget must not help the model"
+                )
         if self.large_eps_accuracy > 0:
             found.append(f"accuracy at eps {self.large_eps:g} is {self.large_eps_accuracy:.3f}, not 0")
         if self.gradient_free_accuracy < self.pgd_accuracy - self.tolerance:
@@ -489,7 +539,7 @@ class SanityReport:
         lines += [f"  PGD-{s:<3d} x {r:2d} restarts  accuracy {a:.3f}" for s, r, a in self.strength]
         lines.append(f"  FGSM                     accuracy {self.fgsm_accuracy:.3f}")
         lines.append(f"  boundary attack          accuracy {self.gradient_free_accuracy:.3f}")
-        lines.append(f"  PGD at eps {self.large_eps:<4g}          accuracy {self.large_eps_accuracy:.3f}")
+        lines += [f"  PGD at eps {e:<4g}          accuracy {a:.3f}" for e, a in self.budgets]
         problems = self.problems()
         lines += [f"  FAILED: {p}" for p in problems] or ["  all checks passed"]
         return "\n".join(lines)
@@ -512,7 +562,10 @@ def sanity_checks(
     1. PGD of growing strength (``strengths``: ``(steps, restarts)`` pairs)
        must not *raise* the accuracy;
     2. single-step FGSM must not beat PGD;
-    3. at ``large_eps`` (0.5 turns any pixel into grey) the accuracy must be 0;
+    3. the accuracy must not rise with the budget (Carlini et al. 2019:
+       an attack's success must grow with the distortion it may use; PGD of :func:`robust_accuracy`'s defaults
+       at ``eps / 2``, ``eps`` and ``large_eps``), and at ``large_eps`` (0.5 turns
+       any pixel into grey) it must be 0;
     4. a gradient-free attack (:func:`gradient_free_accuracy`) must not beat PGD.
 
     Returns a :class:`SanityReport`; ``report.problems()`` lists failures,
@@ -521,6 +574,8 @@ def sanity_checks(
     _check_model_data(model, x, y)
     eps = check_positive("eps", eps)
     large_eps = check_positive("large_eps", large_eps)
+    if large_eps <= eps:
+        raise ValueError(f"large_eps must be > eps = {eps:g}, got {large_eps:g}")
     check_probability("tolerance", tolerance)
     if not strengths:
         raise ValueError("strengths must hold at least one (steps, restarts) pair, got none")
@@ -532,8 +587,7 @@ def sanity_checks(
         eps=eps,
         strength=strength,
         fgsm_accuracy=fgsm_accuracy(model, x, y, eps),
-        large_eps=large_eps,
-        large_eps_accuracy=robust_accuracy(model, x, y, large_eps, seed=seed),
+        budgets=[(e, robust_accuracy(model, x, y, e, seed=seed)) for e in (eps / 2, eps, large_eps)],
         gradient_free_accuracy=gradient_free_accuracy(model, x, y, eps, steps=boundary_steps, seed=seed),
         tolerance=tolerance,
     )
@@ -718,16 +772,15 @@ def _diagnose(out, x_adv, x, gradient, eps: float, step_size: float) -> None:
     # Where neither the ball nor the box is active, the step itself is visible.
     lower, upper = torch.maximum(x - eps, torch.zeros_like(x)), torch.minimum(x + eps, torch.ones_like(x))
     free = (x_adv - step_size > lower + 1e-6) & (x_adv + step_size < upper - 1e-6)
-    moved = (out - x_adv)[free]
-    if not free.any():
-        return
-    if torch.allclose(moved, -step_size * gradient[free].sign(), atol=1e-6):
-        raise AssertionError("the step goes down the gradient: an attack *increases* the loss (ascent).")
-    if not torch.allclose(moved, step_size * gradient[free].sign(), atol=1e-6):
-        raise AssertionError(
-            "away from the ball's edge and the box, each pixel should move by exactly step_size: "
-            "an L-inf step uses the sign of the gradient, not the gradient itself."
-        )
+    if free.any():  # with step_size > eps no pixel is free: only the full comparison below applies
+        moved = (out - x_adv)[free]
+        if torch.allclose(moved, -step_size * gradient[free].sign(), atol=1e-6):
+            raise AssertionError("the step goes down the gradient: an attack *increases* the loss (ascent).")
+        if not torch.allclose(moved, step_size * gradient[free].sign(), atol=1e-6):
+            raise AssertionError(
+                "away from the ball's edge and the box, each pixel should move by exactly step_size: "
+                "an L-inf step uses the sign of the gradient, not the gradient itself."
+            )
     expected = torch.minimum(torch.maximum(x_adv + step_size * gradient.sign(), lower), upper)
     if not torch.allclose(out, expected, atol=1e-6):
         wrong = int((~torch.isclose(out, expected, atol=1e-6)).sum())

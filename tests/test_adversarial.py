@@ -83,10 +83,25 @@ def test_robust_accuracy_falls_with_eps_and_reaches_zero(evaluation):
         assert values[-1] == 0.0, (name, values)
 
 
-def test_pgd_training_costs_several_standard_trainings(trained):
+def test_pgd_training_costs_k_plus_one_standard_steps(trained, digits):
+    """Counted passes, not the clock: PGD's k gradients plus the weights' one; FGSM's one plus two."""
+    x, y = digits.x_train[:64], digits.y_train[:64]
+    passes = {name: adv.count_passes(hook, MLP(), x, y) for name, hook in adv.training_hooks(SETUP).items()}
+    assert passes["standard"] == (1, 1), passes
+    assert passes["fgsm"][1] == 3 and passes["fgsm"][0] >= 3, passes
+    assert passes["pgd"][1] == SETUP.train_steps + 1 and passes["pgd"][0] >= SETUP.train_steps + 1, passes
     seconds = {name: history.seconds for name, (_, history) in trained.items()}
-    assert seconds["pgd"] / seconds["standard"] > 2, seconds  # about 4-5 unloaded
-    assert seconds["standard"] < seconds["fgsm"] < seconds["pgd"], seconds
+    assert seconds["pgd"] > seconds["standard"], seconds  # loose: the clock depends on the load
+
+
+def test_count_passes_leaves_no_hook_and_no_gradient(digits):
+    model = MLP()
+    passes = adv.count_passes(
+        adv.pgd_training_loss(0.1, steps=3), model, digits.x_test[:8], digits.y_test[:8]
+    )
+    assert passes[1] == 4, passes
+    assert not model._forward_hooks and all(p.grad is None for p in model.parameters())
+    assert model.training  # pgd's eval mode is undone
 
 
 def test_sanity_checks_pass_on_the_pgd_trained_model(models, sanity_subset):
@@ -94,6 +109,9 @@ def test_sanity_checks_pass_on_the_pgd_trained_model(models, sanity_subset):
     assert report.problems() == [], str(report)
     assert report.strength[-1][2] <= report.strength[0][2] - 0.03, str(report)  # restarts find more
     assert report.large_eps_accuracy == 0.0
+    assert [e for e, _ in report.budgets] == [SETUP.eps / 2, SETUP.eps, 0.5]
+    accuracies = [a for _, a in report.budgets]
+    assert accuracies[0] >= accuracies[1] + 0.1, str(report)  # a larger budget breaks more digits
     assert report.gradient_free_accuracy >= report.pgd_accuracy
     assert "all checks passed" in str(report)
 
@@ -120,16 +138,17 @@ def test_sanity_report_lists_each_failed_check():
         eps=0.2,
         strength=[(7, 1, 0.5), (20, 1, 0.6)],
         fgsm_accuracy=0.3,
-        large_eps=0.5,
-        large_eps_accuracy=0.1,
+        budgets=[(0.1, 0.4), (0.2, 0.5), (0.5, 0.1)],
         gradient_free_accuracy=0.2,
         tolerance=0.01,
     )
     problems = report.problems()
-    assert len(problems) == 4, problems
+    assert len(problems) == 5, problems
     assert "higher accuracy" in problems[0] and "FGSM" in problems[1]
-    assert "not 0" in problems[2] and "gradient-free" in problems[3]
-    assert str(report).count("FAILED") == 4
+    assert "rises from 0.400 at eps 0.1 to 0.500 at eps 0.2" in problems[2]
+    assert "not 0" in problems[3] and "gradient-free" in problems[4]
+    assert str(report).count("FAILED") == 5
+    assert (report.large_eps, report.large_eps_accuracy) == (0.5, 0.1)
 
 
 def test_gradient_free_accuracy_counts_only_adversarials_within_eps(models, sanity_subset):
@@ -237,6 +256,9 @@ def test_check_pgd_step_accepts_a_correct_step():
         (lambda a, x, g, e, s: _step_correct(a, x, g, e, s)[:, :10], "shape of x"),
         (lambda a, x, g, e, s: _step_correct(a, x, g, e, s).tolist(), "torch.Tensor"),
         (lambda a, x, g, e, s: _step_back_to_x_outside_the_ball(a, x, g, e, s), "differ"),
+        # Right while step_size <= eps; with step_size > eps no pixel is free, so only the full
+        # comparison can catch it.
+        (lambda a, x, g, e, s: _step_correct(a, x, g, e, min(s, e)), "differ"),
     ],
 )
 def test_check_pgd_step_gives_a_hint_for_each_mistake(step, hint):
@@ -291,6 +313,13 @@ def test_functions_reject_bad_arguments(models, digits, evaluation):
         (lambda: adv.sanity_checks(model, x, y, 0.1, strengths=()), ValueError, "strengths must hold"),
         (lambda: adv.sanity_checks(model, x, y, 0.1, tolerance=2.0), ValueError, "tolerance must lie"),
         (lambda: adv.sanity_checks(model, x, y, 0.0), ValueError, "eps must be > 0"),
+        (lambda: adv.sanity_checks(model, x, y, 0.2, large_eps=0.2), ValueError, "large_eps must be > eps"),
+        (lambda: adv.count_passes(None, model, x, y), TypeError, "loss_fn must be a function"),
+        (
+            lambda: adv.count_passes(adv.training_hooks()["standard"], model, x, y[:4]),
+            ValueError,
+            "same number",
+        ),
         (lambda: adv.example_figures(model, x, y, 0.1), TypeError, "models must be a non-empty dict"),
         (lambda: adv.eps_explorer({}, x, y), TypeError, "models must be a non-empty dict"),
         (lambda: adv.eps_explorer({"m": model}, x, y)(0.1, 8), ValueError, r"index must lie in \[0, 7\]"),
