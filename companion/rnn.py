@@ -11,6 +11,9 @@
 - :func:`adding_problem`, :class:`SequenceRegressor`, :class:`AddingConfig` and
   :func:`train_adding`: the long-range experiment; :func:`hidden_state_gradients`
   measures ``||dL/dh_t||`` through time with the unrolled cells.
+- :class:`PixelClassifier`, :data:`PIXEL_CONFIG`, :func:`train_pixel_digits` and
+  :func:`pixel_curves`: the 8x8 digits read one pixel per step (``T = 64``), trained with
+  ``companion.training.train``.
 - :func:`check_parameter_count`, :func:`check_gru_step`: exercise checkers;
   :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer and its static figure.
 
@@ -26,6 +29,8 @@ Cho et al. Learning Phrase Representations using RNN Encoder-Decoder for Statist
 Translation. EMNLP 2014 (GRU: eqs. 5-8; arXiv v1 applied the reset after the product).
 Chung, Gulcehre, Cho, Bengio. Empirical Evaluation of Gated Recurrent Neural Networks on
 Sequence Modeling. arXiv:1412.3555, 2014.
+Le, Jaitly, Hinton. A Simple Way to Initialize Recurrent Networks of Rectified Linear Units.
+arXiv:1504.00941, 2015 (pixel-by-pixel MNIST, T = 784).
 Jozefowicz, Zaremba, Sutskever. An Empirical Exploration of Recurrent Network
 Architectures. ICML 2015 (forget-gate bias 1).
 PyTorch ``torch/nn/modules/rnn.py`` (parameter layout r|z|n and i|f|g|o).
@@ -46,8 +51,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
+from companion.data import Digits
 from companion.plotting import COLORS, style_context
 from companion.runtime import progress
+from companion.training import History, TrainConfig, train
 from companion.validation import check_positive, check_positive_int, check_probability, check_tensor
 
 __all__ = [
@@ -57,6 +64,8 @@ __all__ = [
     "AddingHistory",
     "GRUCell",
     "LSTMCell",
+    "PIXEL_CONFIG",
+    "PixelClassifier",
     "RNNCell",
     "SequenceRegressor",
     "adding_curves",
@@ -69,7 +78,9 @@ __all__ = [
     "gru_update_grid",
     "hidden_state_gradients",
     "parameter_count",
+    "pixel_curves",
     "train_adding",
+    "train_pixel_digits",
     "unroll",
 ]
 
@@ -407,6 +418,30 @@ def adding_problem(n: int, T: int, generator: torch.Generator) -> tuple[torch.Te
     return x, y
 
 
+def _fused_with_readout(
+    kind: str, input_size: int, hidden_size: int, output_size: int, forget_bias: float | None, seed: int
+) -> tuple[nn.RNNBase, nn.Linear]:
+    """A fused one-layer ``nn.RNN``/``nn.GRU``/``nn.LSTM`` and a linear readout ``H -> output_size``.
+
+    Both are drawn from ``seed`` without touching the global generator. With ``forget_bias``
+    the LSTM's forget-gate biases start at a total of ``forget_bias`` (``bias_ih`` slice set
+    to it, ``bias_hh`` slice to 0), after Jozefowicz et al. (2015).
+    """
+    check_positive_int("input_size", input_size)
+    H = check_positive_int("hidden_size", hidden_size)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module, readout = fused(input_size, H), nn.Linear(H, output_size)
+    if kind == "lstm" and forget_bias is not None:
+        with torch.no_grad():  # i|f|g|o: the forget gate is rows H..2H
+            module.bias_ih_l0[H : 2 * H] = float(forget_bias)
+            module.bias_hh_l0[H : 2 * H] = 0.0
+    return module, readout
+
+
 class SequenceRegressor(nn.Module):
     """A fused one-layer ``nn.RNN`` (tanh), ``nn.GRU`` or ``nn.LSTM`` and a linear readout.
 
@@ -426,17 +461,7 @@ class SequenceRegressor(nn.Module):
     ) -> None:
         super().__init__()
         self.kind = _check_kind(kind)
-        check_positive_int("input_size", input_size)
-        H = check_positive_int("hidden_size", hidden_size)
-        fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.rnn = fused(input_size, H)
-            self.readout = nn.Linear(H, 1)
-        if kind == "lstm" and forget_bias is not None:
-            with torch.no_grad():  # i|f|g|o: the forget gate is rows H..2H
-                self.rnn.bias_ih_l0[H : 2 * H] = float(forget_bias)
-                self.rnn.bias_hh_l0[H : 2 * H] = 0.0
+        self.rnn, self.readout = _fused_with_readout(kind, input_size, hidden_size, 1, forget_bias, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hs, _ = self.rnn(x)  # (T, N, H)
@@ -615,6 +640,92 @@ def gradient_figure(init: dict[str, torch.Tensor], trained: dict[str, torch.Tens
             ax.set(yscale="log", xlabel="time step t", title=when)
         axes[0].set(ylabel=r"$\|\partial L / \partial h_t\|$")
         axes[1].legend()
+        fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Pixel-by-pixel digits
+# ---------------------------------------------------------------------------------------
+
+
+class PixelClassifier(nn.Module):
+    """Classify an 8x8 digit read one pixel per step: ``T = 64`` scalar inputs.
+
+    The image ``(N, 64)`` (or ``(N, 1, 8, 8)``) in [0, 1] is read row by row as the
+    sequence ``x (64, N, 1)``; a fused one-layer ``nn.RNN``/``nn.GRU``/``nn.LSTM`` runs over
+    it and a linear readout of the last state gives the logits ``W h_64 + b``, ``(N, 10)``.
+    The construction (seeded weights, LSTM forget bias) is that of :class:`SequenceRegressor`.
+
+    Parameters
+    ----------
+    kind : {"rnn", "gru", "lstm"}
+    hidden_size : int
+        ``d_h`` (64 in the chapter).
+    forget_bias : float or None
+        Initial total forget-gate bias of the LSTM (ignored by the other kinds).
+    seed : int
+        Draws the initial weights; the global generator is left alone.
+
+    Notes
+    -----
+    Le et al. (2015) read 28x28 MNIST pixel by pixel, ``T = 784``; the 8x8 digits give only
+    ``T = 64`` steps, much easier for every cell.
+    """
+
+    T = 64  # pixels, read row by row
+
+    def __init__(
+        self, kind: str, hidden_size: int = 64, forget_bias: float | None = 1.0, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.kind = _check_kind(kind)
+        self.rnn, self.readout = _fused_with_readout(kind, 1, hidden_size, 10, forget_bias, seed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor("x", x, floating=True)
+        if tuple(x.shape[1:]) not in ((self.T,), (1, 8, 8)):
+            raise ValueError(f"x must have shape (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
+        sequence = x.reshape(len(x), self.T).T.unsqueeze(-1)  # (64, N, 1): pixel t of every image
+        hs, _ = self.rnn(sequence)  # (64, N, H)
+        return self.readout(hs[-1])  # (N, 10)
+
+
+PIXEL_CONFIG = TrainConfig(epochs=30, batch_size=32, lr=3e-3)
+"""The chapter's settings for :func:`train_pixel_digits`: about 20 s for the three cells on one thread."""
+
+
+def train_pixel_digits(
+    kind: str, data: Digits, config: TrainConfig = PIXEL_CONFIG, hidden_size: int = 64
+) -> tuple[PixelClassifier, History]:
+    """Train a :class:`PixelClassifier` of ``kind`` on the digits with the course's loop.
+
+    Weights are drawn from ``config.seed``; ``companion.training.train`` records the test
+    accuracy after every epoch. Returns the trained model (in eval mode) and its History.
+    There is no gradient clipping (the shared loop has none); the learning rate is kept small
+    enough instead.
+    """
+    _check_kind(kind)
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    model = PixelClassifier(kind, hidden_size, seed=config.seed)
+    history = train(model, data.x_train, data.y_train, config, x_test=data.x_test, y_test=data.y_test)
+    return model.eval(), history
+
+
+def pixel_curves(histories: dict[str, History]) -> Figure:
+    """Test accuracy per epoch of :func:`train_pixel_digits`, one line per kind."""
+    if not histories or not all(isinstance(h, History) and h.test_accuracy for h in histories.values()):
+        raise ValueError("histories must map at least one kind to a History with test accuracies")
+    with style_context():
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        for label, history in histories.items():
+            epochs = range(1, len(history.test_accuracy) + 1)
+            ax.plot(epochs, history.test_accuracy, color=_color(label), label=label)
+        ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1), title="8x8 digits, one pixel per step")
+        ax.legend()
         fig.tight_layout()
     return fig
 
