@@ -38,8 +38,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from companion.attacks import AttackResult, carlini_wagner_l2, f6
+from companion.attacks import AttackResult, carlini_wagner_l2, f6, logit_margin
 from companion.plotting import COLORS, styled
+from companion.training import predict_logits
 from companion.validation import check_positive, check_positive_int, check_tensor
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "hinge_vs_linear",
     "kappa_sweep",
     "kappa_sweep_figure",
+    "summarise_attack",
     "kendall_weights",
     "ppo_policy_demo",
     "ppo_surrogate",
@@ -237,6 +239,26 @@ def cw_history_figure(results: dict[str, AttackResult], kappa: float = 0.0) -> F
     return fig
 
 
+def summarise_attack(model, x: torch.Tensor, y: torch.Tensor, result: AttackResult) -> dict[str, float]:
+    """Success rate, median L2 distortion ``||x' - x||_2`` and median logit margin of ``result``.
+
+    The margin is :func:`companion.attacks.logit_margin` on the returned points
+    ``max_{i != y} Z_i - Z_y`` (positive when misclassified), with the model in eval mode.
+    ``x``: ``(N, ...)`` the attacked inputs; ``y``: ``(N,)`` their labels.
+    """
+    if not isinstance(result, AttackResult):
+        raise TypeError(f"result must be an AttackResult, got {type(result).__name__}")
+    check_tensor("x", x, floating=True)
+    if result.adversarial.shape != x.shape:
+        raise ValueError(
+            f"result.adversarial must have the shape of x, {tuple(x.shape)}, "
+            f"got {tuple(result.adversarial.shape)}"
+        )
+    l2 = (result.adversarial - x).flatten(1).norm(dim=1)  # (N,)
+    margin = logit_margin(predict_logits(model, result.adversarial), y)  # (N,)
+    return {"success": result.success_rate, "l2": l2.median().item(), "margin": margin.median().item()}
+
+
 def kappa_sweep(
     model, x: torch.Tensor, y: torch.Tensor, kappas: Sequence[float], c: float, **attack_kwargs
 ) -> dict[str, np.ndarray]:
@@ -251,10 +273,8 @@ def kappa_sweep(
     rows = []
     for kappa in kappas:
         result = carlini_wagner_l2(model, x, y, c, kappa, **attack_kwargs)
-        with torch.no_grad():
-            margin = -f6(model(result.adversarial), y, capped=False)  # (N,)
-        l2 = (result.adversarial - x).flatten(1).norm(dim=1)
-        rows.append((kappa, result.success_rate, l2.median().item(), margin.median().item()))
+        summary = summarise_attack(model, x, y, result)
+        rows.append((kappa, summary["success"], summary["l2"], summary["margin"]))
     columns = np.array(rows).T
     return dict(zip(("kappa", "success", "l2", "margin"), columns, strict=True))
 

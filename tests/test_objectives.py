@@ -170,3 +170,22 @@ def test_figures_draw(trained_mlp, digits):
     assert isinstance(objectives.toy_figure(steps=5), Figure)
     with pytest.raises(ValueError, match="results must hold at least one AttackResult"):
         objectives.cw_history_figure({})
+
+
+def test_summarise_attack_reports_success_median_distance_and_margin():
+    """Hand-made result: three points at known distances and logits with known margins."""
+    from companion.attacks import AttackResult
+
+    model = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(2))  # logits = the point itself
+    x = torch.zeros(3, 2)
+    adversarial = torch.tensor([[0.0, 0.3], [0.0, 0.4], [0.5, 0.0]])  # L2 0.3, 0.4, 0.5
+    y = torch.zeros(3, dtype=torch.long)  # margins Z_1 - Z_0: 0.3, 0.4, -0.5
+    result = AttackResult(adversarial, torch.tensor([True, True, False]), torch.ones(3, dtype=torch.long))
+    summary = objectives.summarise_attack(model, x, y, result)
+    assert summary == pytest.approx({"success": 2 / 3, "l2": 0.4, "margin": 0.3})
+    with pytest.raises(ValueError, match="must have the shape of x"):
+        objectives.summarise_attack(model, x[:2], y[:2], result)
+    with pytest.raises(TypeError, match="result must be an AttackResult"):
+        objectives.summarise_attack(model, x, y, adversarial)
