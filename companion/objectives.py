@@ -15,7 +15,9 @@ goal is reached, and from there on only ``D`` is optimised.
   ``kappa``, and the explorer's drawing function.
 - The same pattern elsewhere: hinge vs linear loss, PPO's clipped surrogate,
   and learned task weights that need a regulariser.
-- Exercise checkers that say what is wrong without giving the answer.
+- Exercise checks (:func:`check_capped_optimum`, :func:`check_capped_f6`,
+  :func:`check_capped_search`): each returns a ``companion.exercises.Feedback`` that
+  says what is wrong without giving the answer.
 
 References
 ----------
@@ -38,6 +40,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from companion import exercises
 from companion.attacks import AttackResult, carlini_wagner_l2, f6, logit_margin
 from companion.plotting import COLORS, styled
 from companion.training import predict_logits
@@ -46,10 +49,12 @@ from companion.validation import check_positive, check_positive_int, check_tenso
 __all__ = [
     "CW_SETTINGS",
     "LinearToy",
+    "SEARCH_KEYS",
     "cap",
     "capped_shapes_figure",
     "check_capped_f6",
     "check_capped_optimum",
+    "check_capped_search",
     "cw_explorer_figure",
     "cw_history_figure",
     "descend",
@@ -508,48 +513,67 @@ def capped_shapes_figure(kappa: float = 1.0, eps: float = 0.2) -> Figure:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Exercise checkers: say what is wrong, never the answer.
+# Exercise checks: a Feedback for each answer; hints say what is wrong, never the answer.
 
 
-def check_capped_optimum(answer: float, c: float, kappa: float) -> str:
-    """Check the minimiser of the 1-d toy ``x^2 + c * max(1 - x, -kappa)``.
+@exercises.check("ex-capped-toy")
+def check_capped_optimum(
+    answer: Callable[[float, float], float] | float | None, c: float, kappa: float
+) -> str:
+    """Check the minimiser of the 1-d toy ``x^2 + c * max(1 - x, -kappa)`` at one ``(c, kappa)``.
 
-    (``LinearToy(x0=(0.0,), u=(1.0,), b=-1.0)``.) Returns a message starting
-    with "Correct" or "Not yet".
+    (``LinearToy(x0=(0.0,), u=(1.0,), b=-1.0)``.) ``answer`` is a function
+    ``capped_optimum(c, kappa)`` (called with ``c`` and ``kappa``) or a number.
+    Call the check once per ``(c, kappa)`` the exercise asks about.
     """
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+    c = check_positive("c", c)
+    kappa = check_positive("kappa", kappa, allow_zero=True)
+    name = "capped_optimum"
+    if callable(answer):
+        answer = exercises.call(answer, name, c, kappa)
+        if answer is None:
+            raise exercises.NotYet("`capped_optimum` returned None: return the minimiser, a number.")
+        name = "capped_optimum(c, kappa)"
+    value = exercises.number(exercises.answered(answer, name, "a function of c and kappa"), name)
     toy = LinearToy(x0=(0.0,), u=(1.0,), b=-1.0)
     expected = toy.optimum(c, kappa).item()
-    if abs(answer - expected) <= 1e-3 * max(1.0, abs(expected)):
-        return (
-            f"Correct: the capped objective is smallest at x = {answer:g} for c = {c:g}, kappa = {kappa:g}."
+
+    def near(target: float) -> bool:
+        return abs(value - target) <= 1e-3 * max(1.0, abs(target))
+
+    if near(expected):
+        return f"the capped objective is smallest at x = {value:g} for c = {c:g}, kappa = {kappa:g}."
+    if near(c / 2):
+        raise exercises.NotYet(
+            f"at c = {c:g}, kappa = {kappa:g} that minimises the uncapped objective x^2 + c (1 - x). "
+            "Past the point where the margin x - 1 reaches kappa, the capped term no longer changes: "
+            "what is left to minimise there?"
         )
-    if abs(answer - c / 2) <= 1e-3 * max(1.0, c / 2):
-        return (
-            "Not yet: that minimises the uncapped objective x^2 + c (1 - x). Past the point where the "
-            "margin x - 1 reaches kappa, the capped term no longer changes: what is left to minimise there?"
+    if near(1.0 + kappa):
+        raise exercises.NotYet(
+            f"at c = {c:g}, kappa = {kappa:g} the margin reaches kappa there, but at this c is reaching "
+            "it worth the distance it costs? Consider the case of small c."
         )
-    if abs(answer - 1.0) <= 1e-3:
-        return "Not yet: at x = 1 the margin is 0, but the cap sits at -kappa. Where does the term go flat?"
-    values = toy.objective(torch.tensor([[answer], [expected]]), c, kappa)
-    return (
-        f"Not yet: the objective at your x = {answer:g} is {values[0].item():.4g}, and there are points "
-        "with a lower value. Write the objective piecewise (margin below and above kappa) and minimise "
-        "each piece."
+    if near(1.0):
+        raise exercises.NotYet(
+            "at x = 1 the margin is 0, but the cap sits at -kappa. Where does the term go flat?"
+        )
+    mine = toy.objective(torch.tensor([[value]]), c, kappa)[0].item()
+    raise exercises.NotYet(
+        f"at c = {c:g}, kappa = {kappa:g} the objective at your x = {value:g} is {mine:.4g}, and there "
+        "are points with a lower value. Write the objective piecewise (margin below and above kappa) "
+        "and minimise each piece."
     )
 
 
-def check_capped_f6(candidate: Callable[..., torch.Tensor]) -> str:
-    """Check a user's ``candidate(logits, y, kappa)`` against the reference :func:`companion.attacks.f6`.
+@exercises.check("ex-capped-f6")
+def check_capped_f6(candidate: Callable[..., torch.Tensor] | None) -> str:
+    """Check a student's ``candidate(logits, y, kappa)`` against the reference :func:`companion.attacks.f6`.
 
-    Returns a message starting with "Correct" or "Not yet"; a wrong answer is
-    compared with common mistakes to give a hint.
+    Three cases of 8 samples and 10 classes (``kappa`` 0, 2 and 10, the last with
+    all-negative logits); a wrong answer is compared with common mistakes to
+    give a hint.
     """
-    if not callable(candidate):
-        raise TypeError(
-            f"candidate must be a function candidate(logits, y, kappa), got {type(candidate).__name__}"
-        )
     generator = torch.Generator().manual_seed(0)
     y = torch.randint(0, 10, (8,), generator=generator)
     cases = [  # (logits (8, 10), kappa)
@@ -558,20 +582,123 @@ def check_capped_f6(candidate: Callable[..., torch.Tensor]) -> str:
         (-torch.rand(8, 10, generator=generator) * 5 - 1, 10.0),  # all negative
     ]
     for logits, kappa in cases:
-        got = candidate(logits.clone(), y.clone(), kappa)
+        got = exercises.call(candidate, "my_f6", logits.clone(), y.clone(), kappa)
         if not isinstance(got, torch.Tensor) or got.shape != (8,):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            return f"Not yet: expected a tensor of shape (N,) = (8,), got {shape}."
-        if torch.allclose(got.float(), f6(logits, y, kappa), atol=1e-5):
+            raise exercises.NotYet(f"expected a tensor of shape (N,) = (8,), got {shape}.")
+        got = got.detach().float()
+        if torch.allclose(got, f6(logits, y, kappa), atol=1e-5):
             continue
-        if torch.allclose(got.float(), f6(logits, y, capped=False), atol=1e-5):
-            return "Not yet: your values keep falling below -kappa. Where is the cap?"
-        if torch.allclose(got.float(), (-f6(logits, y, capped=False)).clamp(min=-kappa), atol=1e-5):
-            return "Not yet: check the sign: f6 is positive while the true class still leads."
+        if torch.allclose(got, f6(logits, y, capped=False), atol=1e-5):
+            raise exercises.NotYet("your values keep falling below -kappa. Where is the cap?")
+        if torch.allclose(got, (-f6(logits, y, capped=False)).clamp(min=-kappa), atol=1e-5):
+            raise exercises.NotYet("check the sign: f6 is positive while the true class still leads.")
         if (logits < 0).all():
-            return (
-                "Not yet: wrong on all-negative logits. Are you removing the true class by multiplying "
+            raise exercises.NotYet(
+                "wrong on all-negative logits. Are you removing the true class by multiplying "
                 "with a 0/1 mask? A 0 then beats every (negative) wrong logit."
             )
-        return f"Not yet: wrong values for kappa = {kappa:g}: is the value floored at -kappa (not 0 or -1)?"
-    return "Correct: your f6 matches the reference on all test cases, including all-negative logits."
+        raise exercises.NotYet(
+            f"wrong values for kappa = {kappa:g}: is the value floored at -kappa (not 0 or -1)?"
+        )
+    return "your f6 matches the reference on all test cases, including all-negative logits."
+
+
+SEARCH_KEYS = tuple((network, capped) for network in ("distilled", "standard") for capped in (True, False))
+"""The keys of the search exercise's results: ``(network, capped)``."""
+
+
+@exercises.check("ex-capped-search")
+def check_capped_search(
+    searched: Mapping | None,
+    reported: Mapping | None,
+    networks: Mapping[str, torch.nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    search_steps: int = 5,
+) -> str:
+    """Check the search-over-c experiment from its result objects.
+
+    ``searched`` maps each key of :data:`SEARCH_KEYS` to the
+    :func:`~companion.attacks.carlini_wagner_l2` result of that network
+    (``networks[network]``) attacked on ``x``, ``y`` with or without the cap;
+    ``reported`` maps the same keys to ``(success rate, median L2)`` read off
+    each result. Checked: every result holds one point per input, in [0, 1];
+    it ran ``search_steps`` values of ``c`` (``queries - 1 - len(history["l2"])``);
+    its ``success`` matches the named network's predictions on its points; and
+    the reported numbers match :func:`summarise_attack` (forward passes only).
+    Whether a run was capped cannot be read off its result and is not checked.
+    """
+    if not isinstance(networks, Mapping) or {name for name, _ in SEARCH_KEYS} - set(networks):
+        raise TypeError(f"networks must map 'distilled' and 'standard' to models, got {networks!r}")
+    check_tensor("x", x, floating=True)
+    check_positive_int("search_steps", search_steps)
+    results = _search_table(exercises.answered(searched, "searched", "a dict {(network, capped): result}"))
+    for key, result in results.items():
+        _check_search_result(key, result, networks[key[0]], x, y, search_steps)
+    numbers = _search_table(
+        exercises.answered(reported, "reported", "a dict {(network, capped): (success, L2)}")
+    )
+    for key, pair in numbers.items():
+        summary = summarise_attack(networks[key[0]], x, y, results[key])
+        _compare_summary(key, pair, summary)
+    return (
+        "your four searched attacks and the numbers you report check out. Compare them with the "
+        "fixed-c runs: what does the search change, and what does the cap still change?"
+    )
+
+
+def _search_table(table: object) -> dict:
+    """``table`` restricted to :data:`SEARCH_KEYS`, or NotYet naming the first missing key."""
+    if not isinstance(table, Mapping):
+        raise exercises.NotYet(f"expected a dict keyed by (network, capped), got {type(table).__name__}.")
+    for key in SEARCH_KEYS:
+        if key not in table:
+            raise exercises.NotYet(f"no entry for {key!r}: the keys are (network name, capped).")
+    return {key: table[key] for key in SEARCH_KEYS}
+
+
+def _check_search_result(key, result, network, x: torch.Tensor, y: torch.Tensor, search_steps: int) -> None:
+    if not isinstance(result, AttackResult):
+        raise exercises.NotYet(
+            f"searched[{key!r}] must be the AttackResult of carlini_wagner_l2, got {type(result).__name__}."
+        )
+    fields = (result.adversarial, result.success, result.queries, result.history.get("l2"))
+    if not all(isinstance(field, torch.Tensor) for field in fields) or result.queries.ndim != 1:
+        raise exercises.NotYet(f"searched[{key!r}] is not a result of carlini_wagner_l2: run the attack.")
+    if result.adversarial.shape != x.shape:
+        raise exercises.NotYet(
+            f"searched[{key!r}] holds {tuple(result.adversarial.shape)} points, not one per input of x "
+            f"{tuple(x.shape)}: attack the chapter's x and y."
+        )
+    if result.adversarial.min() < 0 or result.adversarial.max() > 1:
+        raise exercises.NotYet(f"searched[{key!r}] has points outside [0, 1].")
+    tried = int(result.queries[0]) - 1 - len(result.history["l2"])  # search_steps * (steps + 1) + 1 queries
+    if tried != search_steps:
+        raise exercises.NotYet(
+            f"searched[{key!r}] tried {tried} value(s) of c; the exercise asks for {search_steps} "
+            "(search_steps)."
+        )
+    fooled = predict_logits(network, result.adversarial).argmax(dim=1) != y
+    if not torch.equal(fooled, result.success):
+        raise exercises.NotYet(
+            f"the successes in searched[{key!r}] do not match the {key[0]} network's predictions on its "
+            "points: did you attack that network?"
+        )
+
+
+def _compare_summary(key, pair: object, summary: dict[str, float]) -> None:
+    if isinstance(pair, Mapping):
+        pair = (pair.get("success"), pair.get("l2"))
+    if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+        raise exercises.NotYet(f"reported[{key!r}] must be a pair (success rate, median L2), got {pair!r}.")
+    success, l2 = (exercises.number(v, f"reported[{key!r}]") for v in pair)
+    if abs(success - summary["success"]) > 1e-3:
+        raise exercises.NotYet(
+            f"the success rate in reported[{key!r}] is not that of searched[{key!r}] (its success_rate)."
+        )
+    if abs(l2 - summary["l2"]) > 1e-3 * max(1.0, summary["l2"]):
+        raise exercises.NotYet(
+            f"the L2 in reported[{key!r}] is not the median ||x' - x||_2 of searched[{key!r}]'s points "
+            "(objectives.summarise_attack)."
+        )

@@ -21,8 +21,12 @@ Character ``i`` of a key (counting from 0 in Python) is the bit ``x_{i+1}`` of t
   dependent table and how to tell it from a product of its marginals.
 - :func:`sample_bits` and :func:`empirical_joint`: Monte Carlo estimates with a
   ``torch.Generator``, and their standard errors.
-- Exercise checkers (``check_answer_*``) that verify a student's answer against the student's
-  own :class:`ExerciseParameters` and never reveal the answer.
+- Exercise checks (``check_answer_*``, see :mod:`companion.exercises`): each returns a
+  ``Feedback`` for one exercise of the chapter, ``Correct`` or ``Not yet`` with a hint that never
+  reveals the answer. The first five verify a student's answer against the student's own
+  :class:`ExerciseParameters` (drawn from a seed by :func:`exercise_parameters`);
+  :func:`check_answer_xor` and :func:`check_answer_coverage` check a construction and a
+  simulation that are the same for everyone.
 
 References
 ----------
@@ -49,22 +53,25 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from companion import exercises
 from companion.plotting import COLORS, styled
 from companion.validation import check_positive_int, check_probability, check_tensor
 
 __all__ = [
     "TOLERANCE",
+    "XOR_PAIRS",
     "Z_95",
     "ExerciseParameters",
-    "Feedback",
     "VoteExperiment",
     "VoteResult",
     "binomial_pmf",
     "check_answer_at_least_one",
     "check_answer_count",
+    "check_answer_coverage",
     "check_answer_independence",
     "check_answer_majority",
     "check_answer_table",
+    "check_answer_xor",
     "check_joint",
     "conditional",
     "convergence_figure",
@@ -722,7 +729,7 @@ def _pair_figure(table: Table, independent: Table, p1: float, p2: float, rho: fl
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercises: per-student parameters and checkers that never reveal the answer
+# Exercises: per-student parameters and checks that never reveal the answer
 # ---------------------------------------------------------------------------------------------
 
 TOLERANCE = 1e-3
@@ -774,9 +781,19 @@ class ExerciseParameters:
 def exercise_parameters(seed: int) -> ExerciseParameters:
     """Draw a student's :class:`ExerciseParameters` from ``seed`` (for example a student number).
 
-    ``p`` holds two different values in [0.05, 0.45], ``p_count`` lies in [0.10, 0.90], ``q`` in
-    [0.55, 0.95], all with two decimals. ``table`` has marginals with one decimal and is
-    independent for about half of the seeds; its entries have at most four decimals.
+    ``p`` holds two values in [0.050, 0.450] at least 0.05 apart (so that swapping them changes
+    the table), with ``P(00) = (1 - p_1)(1 - p_2)`` away from 1/2 (so that ``P(00)`` cannot pass
+    for ``1 - P(00)``). ``p_count`` lies in [0.100, 0.900] and ``q`` in [0.550, 0.950]. These
+    have three decimals. ``table`` has marginals in [0.10, 0.90] with two decimals and is
+    independent for about half of the seeds; otherwise its covariance is a non-zero multiple of
+    0.01. Its entries have at most four decimals.
+
+    The grids are fine so that one student's answers rarely pass another's checks. For two seeds
+    drawn at random, the right answer for one passes the other's check (within
+    :data:`TOLERANCE`) about once in 20,000 pairs for the table and the independence exercise,
+    once in 700 for the count, and once in 200 for the two answers that are a single number (at
+    least one failure, majority of three): a number in [0, 1] checked to within 0.001 can take
+    only a few hundred distinguishable values.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -787,32 +804,24 @@ def exercise_parameters(seed: int) -> ExerciseParameters:
     def draw(low: int, high: int) -> int:  # uniform integer in [low, high]
         return int(torch.randint(low, high + 1, (1,), generator=g))
 
-    p1 = draw(5, 45)
-    p2 = draw(5, 44)
-    p2 += p2 >= p1  # a different value, so that '01' and '10' differ
-    a, b = draw(1, 9) / 10, draw(1, 9) / 10  # marginals of the table
+    p1 = draw(50, 450)  # thousandths
+    while True:  # p2 apart from p1, and P(00) away from 1/2
+        p2 = draw(50, 450)
+        P00 = (1000 - p1) * (1000 - p2) / 1e6
+        if abs(p2 - p1) >= 50 and abs(1 - 2 * P00) > 4 * TOLERANCE:
+            break
+    a, b = draw(10, 90) / 100, draw(10, 90) / 100  # marginals of the table
     c = 0
-    if draw(0, 1):  # dependent: P(11) = a b + c, c != 0 within the Frechet bounds
-        low = round(100 * (max(0.0, a + b - 1) - a * b))
-        high = round(100 * (min(a, b) - a * b))
+    if draw(0, 1):  # dependent: P(11) = a b + c / 100, c != 0 within the Frechet bounds
+        low = math.ceil(100 * (max(0.0, a + b - 1) - a * b) - 1e-9)
+        high = math.floor(100 * (min(a, b) - a * b) + 1e-9)
         c = [m for m in range(low, high + 1) if m != 0][draw(0, high - low - 1)]
     P11 = a * b + c / 100
     table = {"00": 1 - a - b + P11, "01": b - P11, "10": a - P11, "11": P11}
-    table = {x: round(P, 4) for x, P in table.items()}
-    return ExerciseParameters((p1 / 100, p2 / 100), draw(10, 90) / 100, draw(55, 95) / 100, table, seed)
-
-
-@dataclass(frozen=True, repr=False)
-class Feedback:
-    """What a checker says: whether the answer is right and a hint, never the answer itself."""
-
-    correct: bool
-    message: str
-
-    def __repr__(self) -> str:
-        return ("Correct. " if self.correct else "Not yet. ") + self.message
-
-    __str__ = __repr__
+    table = {x: round(P, 4) + 0.0 for x, P in table.items()}  # + 0.0 turns -0.0 into 0.0
+    return ExerciseParameters(
+        (p1 / 1000, p2 / 1000), draw(100, 900) / 1000, draw(550, 950) / 1000, table, seed
+    )
 
 
 def _check_params(params: object) -> ExerciseParameters:
@@ -823,65 +832,104 @@ def _check_params(params: object) -> ExerciseParameters:
     return params
 
 
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= TOLERANCE
+def _close(a: float, b: float, tolerance: float = TOLERANCE) -> bool:
+    return abs(a - b) <= tolerance
 
 
-def _as_number(answer: object) -> float | Feedback:
-    if answer is None:
-        return Feedback(False, "Set `answer` to a number.")
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
+def _sentence(error: Exception) -> str:
+    """An error message as a hint: first letter capitalised."""
+    message = str(error)
+    return message[0].upper() + message[1:]
+
+
+def _scalar(value: object) -> object:
+    """A one-element tensor or array as its Python number; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return value.item()
+    return value
+
+
+def _number(value: object, name: str, what: str) -> float:
+    """The student's ``value`` as a float: a real number or a one-element tensor or array.
+
+    Raises :class:`~companion.exercises.NotYet` for ``None`` (the stub) and anything else,
+    saying that ``name`` should be ``what``.
+    """
+    value = _scalar(exercises.answered(value, name, what))
+    if not _is_number(value):
+        raise exercises.NotYet(f"`{name}` should be {what}, got {type(value).__name__}.")
+    return float(value)
+
+
+def _probability(answer: object) -> float:
+    """``answer`` as a probability; :class:`~companion.exercises.NotYet` unless it is a number in [0, 1]."""
+    answer = _scalar(exercises.answered(answer, "answer", "a number (a probability)"))
     if not _is_number(answer):
-        return Feedback(
-            False, f"Your answer should be one number (a probability), got {type(answer).__name__}."
+        raise exercises.NotYet(
+            f"Your answer should be one number (a probability), got {type(answer).__name__}."
         )
     if not 0 <= answer <= 1:
-        return Feedback(False, f"Your answer is {answer:.4g}, but a probability lies in [0, 1].")
+        raise exercises.NotYet(f"Your answer is {answer:.4g}, but a probability lies in [0, 1].")
     return float(answer)
 
 
-def check_answer_table(answer: object, params: ExerciseParameters) -> Feedback:
-    """Exercise: the joint table of two independent bits with ``P(x_i = 1) = params.p[i]``."""
+def _numbers(value: object, name: str, count: int, what: str) -> list[float]:
+    """The student's ``value`` as ``count`` floats (a list, tuple, tensor or array of numbers)."""
+    exercises.answered(value, name, what)
+    if isinstance(value, torch.Tensor | np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise exercises.NotYet(f"`{name}` should be {what}, got {type(value).__name__}.")
+    if len(value) != count:
+        raise exercises.NotYet(f"`{name}` should be {what}: {count} numbers, got {len(value)}.")
+    if not all(_is_number(v) for v in value):
+        raise exercises.NotYet(f"Every entry of `{name}` should be a number.")
+    return [float(v) for v in value]
+
+
+@exercises.check("ex-probability-table")
+def check_answer_table(answer: object, params: ExerciseParameters) -> str:
+    """Exercise ``ex-probability-table``: the joint table of two independent bits with
+    ``P(x_i = 1) = params.p[i]``, as a dict ``{"00": ..., "01": ..., "10": ..., "11": ...}``."""
     params = _check_params(params)
-    if answer is None:
-        return Feedback(False, "Set `answer` to a dict {'00': ..., '01': ..., '10': ..., '11': ...}.")
+    answer = exercises.answered(answer, "answer", "a dict {'00': ..., '01': ..., '10': ..., '11': ...}")
     try:  # four entries each rounded to 3 decimals may sum to 1 +- 0.002, so allow 4 TOLERANCE
         answer = check_joint(answer, atol=4 * TOLERANCE, name="your table")
     except (TypeError, ValueError) as error:
-        message = str(error)
-        return Feedback(False, message[0].upper() + message[1:])
+        raise exercises.NotYet(_sentence(error)) from None
     if len(next(iter(answer))) != 2:
-        return Feedback(False, "Two bits have four outcomes: '00', '01', '10', '11'.")
+        raise exercises.NotYet("Two bits have four outcomes: '00', '01', '10', '11'.")
 
-    def matches(table: Table) -> list[str]:
+    def off(table: Table) -> list[str]:
         return [x for x in answer if not _close(answer[x], table[x])]
 
-    off = matches(joint_distribution(params.p))
-    if not off:
-        return Feedback(True, "Every entry follows the product rule and the table sums to 1.")
+    wrong = off(joint_distribution(params.p))
+    if not wrong:
+        return "Every entry follows the product rule and the table sums to 1."
     p1, p2 = params.p
-    if not matches(joint_distribution([1 - p1, 1 - p2])):
+    if not off(joint_distribution([1 - p1, 1 - p2])):
         hint = "You seem to have used P(x_i = 0) where P(x_i = 1) belongs: p_i is the probability of a 1."
-    elif not matches(joint_distribution([p2, p1])):
+    elif not off(joint_distribution([p2, p1])):
         hint = f"The first character of an outcome is x_1, whose P(x_1 = 1) is p_1 = {p1}; check the order."
     else:
         hint = (
-            f"These entries are off: {', '.join(repr(x) for x in off)}. Each is P(x_1 = a) P(x_2 = b) with "
+            f"These entries are off: {', '.join(repr(x) for x in wrong)}. Each is P(x_1 = a) P(x_2 = b) with "
             "P(x_i = 1) = p_i and P(x_i = 0) = 1 - p_i."
         )
-    return Feedback(False, hint)
+    raise exercises.NotYet(hint)
 
 
-def check_answer_at_least_one(answer: object, params: ExerciseParameters) -> Feedback:
-    """Exercise: ``P(at least one of x_1, x_2 is 1)`` with ``P(x_i = 1) = params.p[i]``."""
+@exercises.check("ex-probability-at-least-one")
+def check_answer_at_least_one(answer: object, params: ExerciseParameters) -> str:
+    """Exercise ``ex-probability-at-least-one``: ``P(at least one of x_1, x_2 is 1)`` with
+    ``P(x_i = 1) = params.p[i]``, a number."""
     params = _check_params(params)
-    answer = _as_number(answer)
-    if isinstance(answer, Feedback):
-        return answer
+    answer = _probability(answer)
     p1, p2 = params.p
     if _close(answer, 1 - (1 - p1) * (1 - p2)):
-        return Feedback(True, "That is 1 - P(00): the complement of 'no 1 at all'.")
+        return "That is 1 - P(00): the complement of 'no 1 at all'."
     if _close(answer, p1 + p2):
         hint = "You added P(x_1 = 1) and P(x_2 = 1): that counts the outcome 11 twice."
     elif _close(answer, p1 * p2):
@@ -890,30 +938,29 @@ def check_answer_at_least_one(answer: object, params: ExerciseParameters) -> Fee
         hint = "That is P(00), the complement of the event you want."
     else:
         hint = "Hint: exactly one outcome has no 1 in it; the event you want is everything else."
-    return Feedback(False, hint)
+    raise exercises.NotYet(hint)
 
 
-def check_answer_count(answer: object, params: ExerciseParameters) -> Feedback:
-    """Exercise: ``[P(K = 0), ..., P(K = 5)]`` for the number of ones ``K`` among 5 independent bits,
-    each 1 with probability ``params.p_count``."""
+@exercises.check("ex-probability-count")
+def check_answer_count(answer: object, params: ExerciseParameters) -> str:
+    """Exercise ``ex-probability-count``: ``[P(K = 0), ..., P(K = 5)]`` for the number of ones ``K``
+    among 5 independent bits, each 1 with probability ``params.p_count``."""
     params = _check_params(params)
-    if answer is None:
-        return Feedback(False, "Set `answer` to a list [P(K = 0), ..., P(K = 5)].")
-    if isinstance(answer, torch.Tensor):
+    answer = exercises.answered(answer, "answer", "a list [P(K = 0), ..., P(K = 5)]")
+    if isinstance(answer, torch.Tensor | np.ndarray):
         answer = answer.tolist()
     if isinstance(answer, (str, bytes)) or not isinstance(answer, Sequence):
-        return Feedback(False, f"Your answer should be a list of six numbers, got {type(answer).__name__}.")
+        raise exercises.NotYet(f"Your answer should be a list of six numbers, got {type(answer).__name__}.")
     if len(answer) != 6:
-        return Feedback(
-            False,
-            f"K = number of ones among 5 bits takes the values 0..5: give 6 numbers, got {len(answer)}.",
+        raise exercises.NotYet(
+            f"K = number of ones among 5 bits takes the values 0..5: give 6 numbers, got {len(answer)}."
         )
     if not all(_is_number(a) for a in answer):
-        return Feedback(False, "Every entry of your list should be a number.")
+        raise exercises.NotYet("Every entry of your list should be a number.")
     pmf = binomial_pmf(5, params.p_count)
     off = [k for k in range(6) if not _close(answer[k], pmf[k])]
     if not off:
-        return Feedback(True, "Entry k is C(5, k) p^k (1 - p)^(5 - k), and the six add up to 1.")
+        return "Entry k is C(5, k) p^k (1 - p)^(5 - k), and the six add up to 1."
     p = params.p_count
     total = math.fsum(answer)
     if all(_close(a, b) for a, b in zip(answer, pmf[::-1], strict=True)):
@@ -924,19 +971,18 @@ def check_answer_count(answer: object, params: ExerciseParameters) -> Feedback:
         hint = f"Your entries sum to {total:.4g}; K takes exactly one of the values 0..5, so they sum to 1."
     else:
         hint = f"These entries are off: k = {off}."
-    return Feedback(False, hint)
+    raise exercises.NotYet(hint)
 
 
-def check_answer_majority(answer: object, params: ExerciseParameters) -> Feedback:
-    """Exercise: accuracy of a majority vote over 3 independent queries, each right with
-    probability ``params.q``."""
+@exercises.check("ex-probability-majority")
+def check_answer_majority(answer: object, params: ExerciseParameters) -> str:
+    """Exercise ``ex-probability-majority``: accuracy of a majority vote over 3 independent queries,
+    each right with probability ``params.q``, a number."""
     params = _check_params(params)
-    answer = _as_number(answer)
-    if isinstance(answer, Feedback):
-        return answer
+    answer = _probability(answer)
     q = params.q
     if _close(answer, majority_accuracy(q, 3)):
-        return Feedback(True, "Two or three right out of three: a majority.")
+        return "Two or three right out of three: a majority."
     if _close(answer, q**3):
         hint = "That is P(all three right); two right out of three is already a majority."
     elif _close(answer, q**3 + q**2 * (1 - q)):
@@ -949,28 +995,258 @@ def check_answer_majority(answer: object, params: ExerciseParameters) -> Feedbac
         hint = (
             "Hint: count the outcomes of three queries with at least two right, and add their probabilities."
         )
-    return Feedback(False, hint)
+    raise exercises.NotYet(hint)
 
 
-def check_answer_independence(independent: object, cov: object, params: ExerciseParameters) -> Feedback:
-    """Exercise: are the two bits of ``params.table`` independent, and what is
-    ``Cov(x_1, x_2) = P(11) - P(x_1 = 1) P(x_2 = 1)``?"""
+def _boolean(value: object, name: str) -> bool:
+    """The student's ``value`` as a bool; :class:`~companion.exercises.NotYet` unless it is one."""
+    exercises.answered(value, name, "True or False")
+    if not isinstance(value, bool | np.bool_):
+        raise exercises.NotYet(f"`{name}` should be True or False, got {type(value).__name__}.")
+    return bool(value)
+
+
+def _check_marginals(got: list[float], table: Table) -> None:
+    """:class:`~companion.exercises.NotYet` unless ``got`` is ``(P(x_1 = 1), P(x_2 = 1))`` of ``table``."""
+    m1, m2 = table["10"] + table["11"], table["01"] + table["11"]
+    if _close(got[0], m1) and _close(got[1], m2):
+        return
+    if _close(got[0], m2) and _close(got[1], m1):
+        raise exercises.NotYet(
+            "Your marginals are in the wrong order: first P(x_1 = 1), from the first character."
+        )
+    if _close(got[0], 1 - m1) and _close(got[1], 1 - m2):
+        raise exercises.NotYet("Those are P(x_i = 0); the marginals asked for are P(x_i = 1).")
+    raise exercises.NotYet(
+        "Your marginals are off: P(x_1 = 1) is the sum of the entries whose first bit is 1, "
+        "P(x_2 = 1) of those whose second bit is 1."
+    )
+
+
+@exercises.check("ex-probability-independence")
+def check_answer_independence(
+    marginals: object, cov: object, independent: object, params: ExerciseParameters
+) -> str:
+    """Exercise ``ex-probability-independence``: for the two bits of ``params.table``, the
+    ``marginals`` ``(P(x_1 = 1), P(x_2 = 1))``, the covariance
+    ``cov = P(11) - P(x_1 = 1) P(x_2 = 1)``, and whether they are ``independent`` (a bool)."""
     params = _check_params(params)
-    if independent is None or cov is None:
-        return Feedback(False, "Set `independent` to True or False and `cov` to a number.")
-    if not isinstance(independent, bool):
-        return Feedback(False, f"`independent` should be True or False, got {type(independent).__name__}.")
-    if not _is_number(cov):
-        return Feedback(False, f"`cov` should be a number, got {type(cov).__name__}.")
+    got = _numbers(marginals, "marginals", 2, "two numbers (P(x_1 = 1), P(x_2 = 1))")
+    cov = _number(cov, "cov", "a number, the covariance")
+    independent = _boolean(independent, "independent")
+    _check_marginals(got, params.table)
     exact = covariance(params.table)
     if not _close(cov, exact):
-        return Feedback(
-            False,
+        raise exercises.NotYet(
             "Your covariance is off. P(x_1 = 1) is the sum of the entries whose first bit is 1; "
-            "then Cov = P(11) - P(x_1 = 1) P(x_2 = 1).",
+            "then Cov = P(11) - P(x_1 = 1) P(x_2 = 1)."
         )
     if independent != (abs(exact) < 1e-9):
-        return Feedback(
-            False, "Your covariance is right. For two binary variables, independent means Cov = 0."
+        raise exercises.NotYet(
+            "Your covariance is right. For two binary variables, independent means Cov = 0."
         )
-    return Feedback(True, "For two binary variables, zero covariance and independence are the same thing.")
+    return "For two binary variables, zero covariance and independence are the same thing."
+
+
+def _xor_table() -> Table:
+    """``x_3 = x_1 XOR x_2`` for independent fair ``x_1``, ``x_2``: ``P(x) = 1/4`` where the third
+    bit is the exclusive or of the first two, 0 elsewhere."""
+    return {x: 0.25 if int(x[2]) == int(x[0]) ^ int(x[1]) else 0.0 for x in outcomes(3)}
+
+
+XOR_PAIRS = ((0, 1), (0, 2), (1, 2))
+"""The bit positions of ``pair_covariances`` in ``ex-probability-xor``: (x_1, x_2), (x_1, x_3), (x_2, x_3)."""
+
+
+def _check_xor_table(xor: object) -> None:
+    """:class:`~companion.exercises.NotYet` unless ``xor`` is the table of :func:`_xor_table`
+    (each entry within :data:`TOLERANCE`), with a hint for the usual slips."""
+    xor = exercises.answered(xor, "xor", "a dict from the 8 outcomes '000' ... '111' to probabilities")
+    try:  # eight entries rounded to 3 decimals
+        xor = check_joint(xor, atol=8 * TOLERANCE, name="your table")
+    except (TypeError, ValueError) as error:
+        raise exercises.NotYet(_sentence(error)) from None
+    n = len(next(iter(xor)))
+    if n != 3:
+        raise exercises.NotYet(f"Three bits have 8 outcomes, '000' to '111'; your table has {n} bits.")
+    right = _xor_table()
+    wrong = [x for x in right if not _close(xor[x], right[x])]
+    if not wrong:
+        return
+    if all(_close(P, 1 / 8) for P in xor.values()):
+        raise exercises.NotYet(
+            "That is the table of three independent fair bits. x_3 is not drawn on its own: x_1 and x_2 "
+            "fix it, so some outcomes cannot happen."
+        )
+    if not all(_close(m, 0.5) for m in marginals(xor)[:2]):
+        raise exercises.NotYet(
+            "x_1 and x_2 are fair bits: in your table P(x_1 = 1) or P(x_2 = 1) is not 1/2."
+        )
+    raise exercises.NotYet(
+        f"These entries are off: {', '.join(repr(x) for x in wrong)}. x_3 is the exclusive or: "
+        "1 when exactly one of x_1, x_2 is 1."
+    )
+
+
+@exercises.check("ex-probability-xor")
+def check_answer_xor(xor: object, pair_covariances: object, mutually_independent: object) -> str:
+    """Exercise ``ex-probability-xor``: the joint table ``xor`` of ``(x_1, x_2, x_3)`` with
+    ``x_3 = x_1 XOR x_2`` and ``x_1``, ``x_2`` independent fair bits; the covariances of the pairs
+    in :data:`XOR_PAIRS`, in that order; and whether the three bits are mutually independent."""
+    _check_xor_table(xor)
+    what = "the three covariances Cov(x_1, x_2), Cov(x_1, x_3), Cov(x_2, x_3)"
+    got = _numbers(pair_covariances, "pair_covariances", 3, what)
+    right = _xor_table()
+    if not all(_close(a, covariance(right, i, j)) for a, (i, j) in zip(got, XOR_PAIRS, strict=True)):
+        raise exercises.NotYet(
+            "Your table is right, your covariances are not: Cov(x_i, x_j) = P(x_i = 1, x_j = 1) - "
+            "P(x_i = 1) P(x_j = 1), for the pairs (x_1, x_2), (x_1, x_3), (x_2, x_3) in that order."
+        )
+    if _boolean(mutually_independent, "mutually_independent") != is_independent(right):
+        raise exercises.NotYet(
+            "Every pair is independent, but mutual independence asks more: every entry must equal the "
+            "product of its three marginals. Compare your table with that product."
+        )
+    return "Each pair takes its four value pairs equally often, but two bits fix the third."
+
+
+def _coverage_probability(P: float, N: int, half_width: float) -> float:
+    """Exact ``P(|K / N - P| <= half_width)`` for ``K ~ Binomial(N, P)`` (log-space terms)."""
+    ks = range(math.ceil(N * (P - half_width) - 1e-9), math.floor(N * (P + half_width) + 1e-9) + 1)
+    log_pmf = [
+        math.lgamma(N + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(N - k + 1)
+        + k * math.log(P)
+        + (N - k) * math.log1p(-P)
+        for k in ks
+        if 0 <= k <= N
+    ]
+    return math.fsum(math.exp(v) for v in log_pmf)
+
+
+def _check_coverage_setting(P: object, half_width: object, repeats: object) -> tuple[float, float, int]:
+    P, half_width = check_probability("P", P), check_probability("half_width", half_width)
+    if not 0 < P < 1 or not 0 < half_width:
+        raise ValueError(
+            f"P must lie strictly between 0 and 1 and half_width be > 0, got {P} and {half_width}"
+        )
+    return P, half_width, check_positive_int("repeats", repeats)
+
+
+_DRAWS_SLIPS = (  # (N as a multiple of the right one, the hint for that slip)
+    (4 / Z_95**2, "You used 2 standard errors; the 95% band reaches Z_95 (about 1.96) standard errors."),
+    (1 / Z_95**2, "That makes one standard error as wide as the band; a 95% band spans Z_95 of them."),
+    (4.0, "The band is +-half_width around P: use the half-width, not the whole width."),
+)
+
+
+def _predicted_draws(N_needed: object, P: float, half_width: float) -> int:
+    """The student's ``N_needed`` if it is within 1% of ``ceil(Z_95^2 P (1 - P) / half_width^2)``."""
+    N = _number(N_needed, "N_needed", "a whole number of draws")
+    if N != round(N) or N < 1:
+        raise exercises.NotYet(f"`N_needed` is a number of draws, a whole number >= 1; got {N:g}.")
+    exact = math.ceil(Z_95**2 * P * (1 - P) / half_width**2)
+    if _close(N, exact, 0.01 * exact):
+        return int(N)
+    for factor, hint in _DRAWS_SLIPS:
+        if _close(N, exact * factor, 0.02 * exact * factor):
+            raise exercises.NotYet(hint)
+    raise exercises.NotYet(
+        "Your N_needed is off: solve Z_95 sqrt(P (1 - P) / N) = half_width for N and round up."
+    )
+
+
+def _estimates(P_hat: object, repeats: int) -> torch.Tensor:
+    """The student's ``P_hat`` as a ``(repeats,)`` float64 tensor of probabilities."""
+    exercises.answered(P_hat, "P_hat", f"the {repeats} estimates of P(11), one per repeat")
+    try:
+        estimates = torch.as_tensor(
+            P_hat.detach() if isinstance(P_hat, torch.Tensor) else P_hat, dtype=torch.float64
+        )
+    except (TypeError, ValueError, RuntimeError):
+        raise exercises.NotYet(
+            f"`P_hat` should hold {repeats} numbers (a tensor, array or list), got {type(P_hat).__name__}."
+        ) from None
+    if estimates.numel() != repeats:
+        shape = tuple(estimates.shape)
+        raise exercises.NotYet(
+            f"`P_hat` should hold one estimate per repeat, {repeats} numbers; got shape {shape}."
+        )
+    estimates = estimates.reshape(repeats)
+    if not torch.isfinite(estimates).all() or estimates.min() < 0 or estimates.max() > 1:
+        raise exercises.NotYet("Every entry of `P_hat` should be a probability in [0, 1].")
+    return estimates
+
+
+def _check_simulation(estimates: torch.Tensor, N: int, P: float) -> None:
+    """:class:`~companion.exercises.NotYet` unless ``estimates`` look like independent frequencies
+    out of ``N`` draws of an event of probability ``P``: multiples of ``1 / N``, mean within 4
+    standard errors of ``P``, standard deviation within 20% of ``sqrt(P (1 - P) / N)``."""
+    counts = estimates * N
+    if (counts - counts.round()).abs().max() > 1e-3:
+        raise exercises.NotYet(
+            "Each estimate is a share of N_needed draws, so a multiple of 1 / N_needed; yours are not. "
+            "Did every repeat use N_needed draws?"
+        )
+    se, repeats = math.sqrt(P * (1 - P) / N), len(estimates)
+    mean, spread = estimates.mean().item(), estimates.std().item()
+    if abs(mean - P) > 4 * se / math.sqrt(repeats):
+        raise exercises.NotYet(
+            f"Your estimates average {mean:.4f}, too far from P(11) = {P} for {repeats} repeats: "
+            "do they estimate P(11), both bits 1, with the exercise's p_i?"
+        )
+    if not 0.8 <= spread / se <= 1.2:
+        raise exercises.NotYet(
+            f"Your estimates scatter {'more' if spread > se else 'less'} than independent estimates from "
+            "N_needed draws each should: use fresh draws for every repeat, N_needed per repeat."
+        )
+
+
+def _check_share(coverage: object, estimates: torch.Tensor, P: float, half_width: float) -> float:
+    """The student's ``coverage`` if it is the share of ``estimates`` within ``+-half_width`` of
+    ``P`` (to one estimate either way)."""
+    repeats = len(estimates)
+    inside = ((estimates - P).abs() <= half_width).double().mean().item()
+    share = _number(coverage, "coverage", "the share of your estimates inside the band (in [0, 1])")
+    if _close(share, inside, 1 / repeats + 1e-12):
+        return share
+    if _close(share, inside * repeats, 1.0):
+        raise exercises.NotYet("That is a count of estimates; the share divides it by the number of repeats.")
+    if _close(share, 1 - inside, 1 / repeats + 1e-12):
+        raise exercises.NotYet("That is the share outside the band; the band is P +- half_width.")
+    raise exercises.NotYet(
+        "Your coverage does not match your estimates: the share of P_hat within +-half_width of P."
+    )
+
+
+@exercises.check("ex-probability-coverage")
+def check_answer_coverage(
+    N_needed: object,
+    P_hat: object,
+    coverage: object,
+    *,
+    P: float = 0.04,
+    half_width: float = 0.005,
+    repeats: int = 500,
+) -> str:
+    """Exercise ``ex-probability-coverage``: the predicted number of draws ``N_needed``, the
+    ``repeats`` Monte Carlo estimates ``P_hat`` of ``P`` (each from ``N_needed`` draws), and
+    ``coverage``, the share of them within ``+-half_width`` of ``P``.
+
+    The defaults are the exercise's: ``P = P(11) = 0.04`` of the chapter's table, a band of
+    ``+-0.005``, 500 repeats. ``N_needed`` must be within 1% of
+    ``ceil(Z_95^2 P (1 - P) / half_width^2)``; ``P_hat`` must hold frequencies out of
+    ``N_needed`` draws whose mean lies within 4 standard errors of ``P`` and whose spread is
+    within 20% of ``sqrt(P (1 - P) / N_needed)``; ``coverage`` must be the share of ``P_hat``
+    inside the band (to one estimate). Nothing is simulated here.
+    """
+    P, half_width, repeats = _check_coverage_setting(P, half_width, repeats)
+    N = _predicted_draws(N_needed, P, half_width)
+    estimates = _estimates(P_hat, repeats)
+    _check_simulation(estimates, N, P)
+    share = _check_share(coverage, estimates, P, half_width)
+    exact = _coverage_probability(P, N, half_width)
+    return (
+        f"{share:.3f} of your estimates land in the band; the exact probability for N = {N} is {exact:.3f}."
+    )

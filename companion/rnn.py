@@ -14,8 +14,10 @@
 - :class:`PixelClassifier`, :data:`PIXEL_CONFIG`, :func:`train_pixel_digits` and
   :func:`pixel_curves`: the 8x8 digits read one pixel per step (``T = 64``), trained with
   ``companion.training.train``.
-- :func:`check_parameter_count`, :func:`check_gru_step`: exercise checkers;
-  :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer and its static figure.
+- :func:`check_parameter_count`, :func:`check_gru_step`, :func:`check_sequence_length`: the
+  checks of the exercises ``ex-rnn-count``, ``ex-rnn-step`` and ``ex-rnn-length``
+  (:mod:`companion.exercises`); :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer
+  and its static figure.
 
 Notation (as in the chapter): ``T`` sequence length, ``N`` batch size, ``d_x`` (torch's
 ``I``) input size, ``d_h`` (torch's ``H``) hidden size.
@@ -51,6 +53,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
+from companion import exercises
 from companion.data import Digits
 from companion.plotting import COLORS, style_context
 from companion.runtime import progress
@@ -73,6 +76,7 @@ __all__ = [
     "cell_from_fused",
     "check_gru_step",
     "check_parameter_count",
+    "check_sequence_length",
     "draw_gru_update",
     "gradient_figure",
     "gru_update_grid",
@@ -731,22 +735,27 @@ def pixel_curves(histories: dict[str, History]) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------
-# Exercise checkers
+# Exercise checks (companion.exercises: a Feedback, never an exception for a wrong answer)
 # ---------------------------------------------------------------------------------------
 
 
-def check_parameter_count(answer: int, kind: str, input_size: int, hidden_size: int) -> str:
-    """Say whether ``answer`` is the parameter count of a torch layer of ``kind``.
+@exercises.check("ex-rnn-count")
+def check_parameter_count(answer: int | None, kind: str, input_size: int, hidden_size: int) -> str:
+    """Is ``answer`` the parameter count of one torch layer of ``kind`` (two biases per block)?
 
-    ``answer`` may be any integer (a Python ``int`` or a NumPy integer). Returns a message;
-    on a wrong answer it hints at the likely slip, without the number.
+    ``answer`` is the student's count: any integer (a Python ``int`` or a NumPy integer).
+    ``kind``, ``input_size`` and ``hidden_size`` set the exercise and are validated as in
+    :func:`parameter_count`. A wrong count gets a hint at the likely slip, without the number.
     """
-    truth = parameter_count(kind, input_size, hidden_size)
+    truth = parameter_count(kind, input_size, hidden_size)  # ValueError: the exercise is wrong
+    setting = f"the {kind} layer (d_x={input_size}, d_h={hidden_size})"
+    if answer is None:
+        raise exercises.NotYet(f"{setting}: your count is still None: set it to the number of parameters.")
     if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
-        raise TypeError(f"answer must be an int, got {type(answer).__name__}")
+        raise exercises.NotYet(f"{setting}: the count must be an int, got {type(answer).__name__}.")
     answer = int(answer)
     if answer == truth:
-        return f"Correct: a {kind} layer with d_x={input_size}, d_h={hidden_size} has {answer} parameters."
+        return f"{setting} has {answer} parameters."
     G, d_x, d_h = GATES[kind], input_size, hidden_size
     hints = {
         parameter_count(kind, d_x, d_h, biases=1): "torch keeps TWO bias vectors per block.",
@@ -757,39 +766,43 @@ def check_parameter_count(answer: int, kind: str, input_size: int, hidden_size: 
     for other in KINDS:
         hints.setdefault(parameter_count(other, d_x, d_h), f"count the blocks of a {kind}.")
     hint = hints.get(answer, "blocks x (weights on x + weights on h + biases).")
-    return f"Not yet: {answer} is not right. Hint: {hint}"
+    raise exercises.NotYet(f"{setting}: {answer} is not right. Hint: {hint}")
 
 
-def check_gru_step(gru_step: Callable[..., torch.Tensor], seed: int = 0) -> str:
+def _gru_check_case(seed: int) -> tuple[GRUCell, torch.Tensor, torch.Tensor]:
+    """A float64 GRUCell(3, 4) and inputs ``x (5, 3)``, ``h (5, 4)``, all drawn from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    cell = GRUCell(3, 4, generator=generator).double()
+    x = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    h = torch.rand(5, 4, generator=generator, dtype=torch.float64)
+    return cell, x, h
+
+
+@exercises.check("ex-rnn-step")
+def check_gru_step(gru_step: Callable[..., torch.Tensor] | None, seed: int = 0) -> str:
     """Test ``gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t`` against torch.
 
     Arguments are in ``torch.nn.GRUCell``'s layout (r|z|n); float64, ``x (5, 3)``,
     ``h (5, 4)``, all drawn from ``seed`` (the global generator is left untouched). The
     answer is compared in float64, to ``1e-9`` if it is float64 and to ``1e-5`` if it came
-    back in a lower precision. Returns a message; a wrong step gets a hint naming the likely
-    mix-up.
+    back in a lower precision. A wrong step gets a hint naming the likely mix-up.
     """
-    if not callable(gru_step):
-        raise TypeError(f"gru_step must be a function, got {type(gru_step).__name__}")
-    generator = torch.Generator().manual_seed(seed)
+    ours, x, h = _gru_check_case(seed)
     with torch.random.fork_rng(devices=[]):  # nn.GRUCell draws its (overwritten) weights globally
         reference = torch.nn.GRUCell(3, 4).double()
-    ours = GRUCell(3, 4, generator=generator).double()
     reference.load_state_dict(ours.state_dict())
-    x, h = (
-        torch.randn(5, 3, generator=generator, dtype=torch.float64),
-        torch.rand(5, 4, generator=generator, dtype=torch.float64),
-    )
     weights = [p.detach() for p in (ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh)]
     with torch.no_grad():
-        got = gru_step(x, h, *weights)
+        got = exercises.call(gru_step, "gru_step", x.clone(), h.clone(), *(w.clone() for w in weights))
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5, 4):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            return f"Not yet: gru_step must return h_t of shape (N, d_h) = (5, 4), got {shape}."
+            raise exercises.NotYet(f"gru_step must return h_t of shape (N, d_h) = (5, 4), got {shape}.")
+        if not got.is_floating_point():
+            raise exercises.NotYet(f"gru_step must return a float tensor, got {got.dtype}.")
         atol, tolerance = (1e-9, "1e-9") if got.dtype == torch.float64 else (1e-5, "1e-5")
         got = got.detach().to(torch.float64)
         if torch.allclose(got, reference(x, h), atol=atol):
-            return f"Correct: your step matches torch.nn.GRUCell to {tolerance}."
+            return f"your step matches torch.nn.GRUCell to {tolerance}."
         _, z_t, n_t = ours.gates(x, h)
         chung = z_t * n_t + (1 - z_t) * h  # z weighting the candidate
         ours.variant = "reset_before"
@@ -800,8 +813,64 @@ def check_gru_step(gru_step: Callable[..., torch.Tensor], seed: int = 0) -> str:
     }
     for hint, value in slips.items():
         if torch.allclose(got, value, atol=atol):
-            return f"Not yet. Hint: {hint}"
-    return "Not yet: the output differs from torch. Check the order r|z|n of the stacked weights."
+            raise exercises.NotYet(f"Hint: {hint}")
+    raise exercises.NotYet("the output differs from torch. Check the order r|z|n of the stacked weights.")
+
+
+SHORT_T = 10  # the sequence length of the exercise ex-rnn-length
+
+
+@exercises.check("ex-rnn-length")
+def check_sequence_length(model: SequenceRegressor | None, history: AddingHistory | None) -> str:
+    """Did the student's tanh RNN, trained at ``T = 10`` with the chapter's settings, learn?
+
+    ``model, history`` are what ``train_adding("rnn", dataclasses.replace(config, T=10))``
+    returned. The check evaluates ``model`` on the test set :func:`train_adding` draws for
+    ``T = 10`` (500 sequences, a few milliseconds) and requires that this MSE is the last one
+    in ``history`` (so the history belongs to the model and was measured at ``T = 10``), and
+    that it is clearly below the 1/6 of always predicting 1 (at most 0.1).
+    """
+    default = AddingConfig(T=SHORT_T)
+    exercises.answered(model, "short_model", "the model train_adding returned")
+    exercises.answered(history, "short_history", "the history train_adding returned")
+    if not isinstance(model, SequenceRegressor):
+        raise exercises.NotYet(
+            f"short_model must be the SequenceRegressor train_adding returns, got {type(model).__name__}."
+        )
+    if not isinstance(history, AddingHistory) or not history.test_mse:
+        raise exercises.NotYet(
+            f"short_history must be the AddingHistory train_adding returns, got {type(history).__name__}."
+        )
+    if model.kind != "rnn":
+        raise exercises.NotYet(f"the exercise is about the tanh RNN ('rnn'); short_model is a {model.kind}.")
+    settings = {
+        "hidden_size": (model.rnn.hidden_size, default.hidden_size),
+        "iterations": (history.iterations[-1], default.iterations),
+    }
+    for name, (got, chapter) in settings.items():
+        if got != chapter:
+            raise exercises.NotYet(
+                f"keep the chapter's other settings, only T changes: {name} is {got}, "
+                f"the chapter's is {chapter}."
+            )
+    x_test, y_test = adding_problem(
+        default.test_size, SHORT_T, torch.Generator().manual_seed(default.seed + 1)
+    )
+    mse = _mse(model, x_test, y_test)
+    if not math.isclose(mse, history.test_mse[-1], rel_tol=1e-4, abs_tol=1e-6):
+        raise exercises.NotYet(
+            f"short_history's last test MSE ({history.test_mse[-1]:.4f}) is not this model's MSE on "
+            f"sequences of length {SHORT_T}: train at T = {SHORT_T} with the chapter's settings and keep "
+            "the model and the history of that one run."
+        )
+    if not mse < 0.1:
+        raise exercises.NotYet(
+            f"the test MSE {mse:.4f} is not clearly below the 1/6 of always predicting 1: "
+            "the model has not learned the task. Did the training run to the end?"
+        )
+    return (
+        f"at T = {SHORT_T} the tanh RNN reaches a test MSE of {mse:.4f}, far below 1/6: it learned the task."
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from companion import adversarial as adv
 from companion.attacks import fgsm, pgd
 from companion.models import MLP
-from companion.training import TrainConfig, train
+from companion.training import TrainConfig, seeded_model, train
 
 SETUP = adv.Setup()
 
@@ -67,10 +67,16 @@ def test_at_a_smaller_eps_both_adversarial_trainings_help(evaluation):
     assert min(evaluation.at("fgsm", 0.1), evaluation.at("pgd", 0.1)) >= 0.75
 
 
-def test_fgsm_training_at_a_larger_eps_overfits_catastrophically(digits):
-    """The experiment exercise: at eps 0.3 FGSM-AT resists FGSM and nothing else (Wong et al. 2020)."""
+@pytest.fixture(scope="module")
+def fgsm_at_03(digits):
+    """The experiment exercise's model: FGSM adversarial training at eps 0.3, as the notebook trains it."""
     ((model, _),) = adv.train_models(digits, adv.Setup(eps=0.3), names=["fgsm"]).values()
-    x, y = digits.x_test, digits.y_test
+    return model
+
+
+def test_fgsm_training_at_a_larger_eps_overfits_catastrophically(fgsm_at_03, digits):
+    """The experiment exercise: at eps 0.3 FGSM-AT resists FGSM and nothing else (Wong et al. 2020)."""
+    model, x, y = fgsm_at_03, digits.x_test, digits.y_test
     fgsm_acc = {eps: adv.fgsm_accuracy(model, x, y, eps) for eps in (0.1, 0.3)}
     pgd_acc = {eps: adv.robust_accuracy(model, x, y, eps) for eps in (0.1, 0.3)}
     assert fgsm_acc[0.3] >= 0.5 and fgsm_acc[0.3] >= fgsm_acc[0.1], fgsm_acc  # FGSM gets *weaker* with eps
@@ -243,7 +249,11 @@ def _step_back_to_x_outside_the_ball(x_adv, x, gradient, eps, step_size):
 
 
 def test_check_pgd_step_accepts_a_correct_step():
-    assert "passes all 3 checks" in adv.check_pgd_step(_step_correct)
+    feedback = adv.check_pgd_step(_step_correct)
+    assert feedback.correct is True and feedback.exercise == "ex-adv-pgd-step"
+    assert "passes all 3 checks" in feedback.message
+    in_float64 = adv.check_pgd_step(lambda a, x, g, e, s: _step_correct(a.double(), x.double(), g, e, s))
+    assert in_float64.correct is True
 
 
 @pytest.mark.parametrize(
@@ -255,6 +265,7 @@ def test_check_pgd_step_accepts_a_correct_step():
         (lambda a, x, g, e, s: (x + (a + s * g - x).clamp(-e, e)).clamp(0, 1), "sign of the gradient"),
         (lambda a, x, g, e, s: _step_correct(a, x, g, e, s)[:, :10], "shape of x"),
         (lambda a, x, g, e, s: _step_correct(a, x, g, e, s).tolist(), "torch.Tensor"),
+        (lambda a, x, g, e, s: _step_correct(a, x, g, e, s).long(), "floating-point"),
         (lambda a, x, g, e, s: _step_back_to_x_outside_the_ball(a, x, g, e, s), "differ"),
         # Right while step_size <= eps; with step_size > eps no pixel is free, so only the full
         # comparison can catch it.
@@ -262,8 +273,120 @@ def test_check_pgd_step_accepts_a_correct_step():
     ],
 )
 def test_check_pgd_step_gives_a_hint_for_each_mistake(step, hint):
-    with pytest.raises(AssertionError, match=hint):
-        adv.check_pgd_step(step)
+    feedback = adv.check_pgd_step(step)
+    assert feedback.correct is False and hint in feedback.message
+    assert str(feedback).startswith("Not yet (ex-adv-pgd-step): ")
+
+
+def _stub(*args):
+    raise NotImplementedError  # your code
+
+
+def _broken(*args):
+    return args[99]  # an IndexError inside the student's code
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (None, "is still None"),
+        (_stub, "still raises NotImplementedError"),
+        (_broken, "raised IndexError"),
+        ("pgd_step", "must be a function"),
+    ],
+)
+def test_check_pgd_step_says_not_yet_to_an_unanswered_stub(answer, hint):
+    feedback = adv.check_pgd_step(answer)  # never raises
+    assert feedback.correct is False and hint in feedback.message
+
+
+@pytest.mark.parametrize(("eps", "steps"), [(0.3, 10), (0.2, 7), (0.1, 40)])
+def test_check_step_size_accepts_the_smallest_step_that_crosses_the_ball(eps, steps):
+    feedback = adv.check_step_size(2 * eps / steps, eps=eps, steps=steps)
+    assert feedback.correct is True and feedback.exercise == "ex-adv-step-size"
+    assert adv.check_step_size(torch.tensor(2 * eps / steps), eps=eps, steps=steps).correct
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (0.03, "from the centre of the ball"),  # eps / k
+        (0.075, "usual choice of (b)"),  # 2.5 eps / k
+        (0.6, "in total"),  # 2 eps
+        (0.01, "too small"),
+        (0.1, "larger than needed"),
+        (-0.06, "positive"),
+        (None, "`min_step_size` is still None"),
+        ("0.06", "must be a number, got str"),
+        (True, "must be a number, got bool"),
+    ],
+)
+def test_check_step_size_hints_without_the_answer(answer, hint):
+    feedback = adv.check_step_size(answer)  # the exercise's eps 0.3 and 10 steps
+    assert feedback.correct is False and hint in feedback.message
+    assert "0.06" not in feedback.message
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        adv.check_step_size(0.06, eps=0.0)
+
+
+def _accuracies(model, digits, **pgd):
+    """The solution's table: {eps: (FGSM accuracy, PGD accuracy)} on the test digits."""
+    x, y = digits.x_test, digits.y_test
+    return {
+        eps: (adv.fgsm_accuracy(model, x, y, eps), adv.robust_accuracy(model, x, y, eps, **pgd))
+        for eps in (0.1, 0.2, 0.3)
+    }
+
+
+def test_check_catastrophic_accepts_the_experiment_and_gives_no_numbers(fgsm_at_03, digits):
+    accuracies = _accuracies(fgsm_at_03, digits)
+    feedback = adv.check_catastrophic(fgsm_at_03, accuracies, digits)
+    assert feedback.correct is True and feedback.exercise == "ex-adv-catastrophic", feedback
+    as_lists = {eps: list(pair) for eps, pair in accuracies.items()}  # lists and tensors are fine too
+    assert adv.check_catastrophic(fgsm_at_03, as_lists, digits).correct
+
+
+def test_check_catastrophic_hints_at_each_mistake_without_the_numbers(fgsm_at_03, models, digits):
+    right = _accuracies(fgsm_at_03, digits)
+    swapped = {eps: (p, f) for eps, (f, p) in right.items()}
+    success_rates = {eps: (1 - f, 1 - p) for eps, (f, p) in right.items()}
+    weak_pgd = _accuracies(fgsm_at_03, digits, steps=1, restarts=1)
+    untrained = seeded_model("mlp")
+    cases = [
+        (None, right, "`fgsm_model` is still None"),
+        ((fgsm_at_03, None), right, "must be a torch.nn.Module"),
+        (untrained, right, "fewer than 90%"),
+        (models["standard"], right, "not a model trained against FGSM at eps 0.3"),
+        (models["fgsm"], right, "not a model trained against FGSM at eps 0.3"),  # trained at 0.2
+        (fgsm_at_03, None, "`accuracies` is still None"),
+        (fgsm_at_03, [right[0.1]], "must be a dict"),
+        (fgsm_at_03, {0.1: right[0.1], 0.3: right[0.3]}, "no entry for eps 0.2"),
+        (fgsm_at_03, {**right, 0.2: 0.5}, "must be a pair"),
+        (fgsm_at_03, {**right, 0.2: (0.5, 2.0)}, "in [0, 1]"),
+        (fgsm_at_03, swapped, "swapped"),
+        (fgsm_at_03, success_rates, "success rate"),
+        (fgsm_at_03, weak_pgd, "a weak attack overestimates"),
+        (fgsm_at_03, {**right, 0.2: (right[0.2][0] + 0.05, right[0.2][1])}, "FGSM accuracy at eps 0.2"),
+        (fgsm_at_03, {**right, 0.1: (right[0.1][0], right[0.1][1] - 0.1)}, "lower than a recomputation"),
+    ]
+    numbers = {f"{v:.2f}" for pair in right.values() for v in pair if v not in (0.0, 1.0)}
+    for model, accuracies, hint in cases:
+        feedback = adv.check_catastrophic(model, accuracies, digits)
+        assert feedback.correct is False and hint in feedback.message, (hint, feedback)
+        assert not any(number in feedback.message for number in numbers), feedback
+    with pytest.raises(TypeError, match="data must be a companion.data.Digits"):
+        adv.check_catastrophic(fgsm_at_03, right, (digits.x_test, digits.y_test))
+
+
+def test_check_catastrophic_survives_a_model_that_fails(digits):
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    feedback = adv.check_catastrophic(Broken(), None, digits)
+    assert feedback.correct is False and "raised RuntimeError" in feedback.message
+    wrong_width = torch.nn.Linear(64, 3)
+    assert "logits (N, 10)" in adv.check_catastrophic(wrong_width, None, digits).message
 
 
 # ---- argument checks -------------------------------------------------------------------------
@@ -325,7 +448,6 @@ def test_functions_reject_bad_arguments(models, digits, evaluation):
         (lambda: adv.eps_explorer({"m": model}, x, y)(0.1, 8), ValueError, r"index must lie in \[0, 7\]"),
         (lambda: adv.RoundedInput(lambda z: z), TypeError, "model must be a torch.nn.Module"),
         (lambda: adv.RoundedInput(model, levels=0), ValueError, "levels must be >= 1"),
-        (lambda: adv.check_pgd_step("step"), TypeError, "pgd_step must be a function"),
     ]
     for call, error, match in cases:
         with pytest.raises(error, match=match):

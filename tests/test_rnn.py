@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import rnn
+from companion import exercises, rnn
 from companion.data import load_digits
 from companion.training import History, accuracy
 
@@ -201,13 +201,19 @@ def test_hidden_state_gradients_values():
     torch.testing.assert_close(g, torch.stack([d.norm(dim=1).mean() for d in grads]), rtol=1e-9, atol=0)
 
 
-def test_capacity_does_not_rescue_the_tanh_rnn_but_a_short_sequence_does():
+@pytest.fixture(scope="module")
+def short_run():
+    """The sequence-length exercise's reference solution: the tanh RNN at T = 10 (about 0.5 s)."""
+    return rnn.train_adding("rnn", dataclasses.replace(rnn.AddingConfig(), T=10))
+
+
+def test_capacity_does_not_rescue_the_tanh_rnn_but_a_short_sequence_does(short_run):
     """The notebook's equal-budget run (d_h = 66) and its sequence-length exercise (T = 10)."""
     config = rnn.AddingConfig()
     _, big = rnn.train_adding("rnn", dataclasses.replace(config, hidden_size=66))
     assert rnn.parameter_count("rnn", 2, 66) >= rnn.parameter_count("lstm", 2, 32)
     assert big.test_mse[-1] > 0.1
-    _, short = rnn.train_adding("rnn", dataclasses.replace(config, T=10))
+    _, short = short_run
     assert short.test_mse[-1] < 0.05
 
 
@@ -253,9 +259,29 @@ def test_headline_pixel_digits_all_cells_learn_and_the_gap_is_small(pixel_digits
 # --- exercise checkers and figures -----------------------------------------------------
 
 
+def _stub(*args):
+    raise NotImplementedError  # your code
+
+
+def _not_yet(feedback, *fragments):
+    """``feedback`` is a Not yet whose message holds every fragment."""
+    assert isinstance(feedback, exercises.Feedback) and feedback.correct is False, feedback
+    assert str(feedback).startswith("Not yet"), feedback
+    for fragment in fragments:
+        assert fragment in feedback.message, (fragment, feedback.message)
+    return feedback.message
+
+
+def test_check_parameter_count_confirms_the_counts_of_the_exercise():
+    feedback = rnn.check_parameter_count(1920, "gru", 10, 20)
+    assert feedback.correct is True and feedback.exercise == "ex-rnn-count"
+    assert str(feedback).startswith("Correct (ex-rnn-count)")
+    assert rnn.check_parameter_count(np.int64(1920), "gru", 10, 20).correct
+    assert rnn.check_parameter_count(1248, "gru", 8, 16).correct  # the notebook's two answers
+    assert rnn.check_parameter_count(1664, "lstm", 8, 16).correct
+
+
 def test_check_parameter_count_hints_without_revealing():
-    assert rnn.check_parameter_count(1920, "gru", 10, 20).startswith("Correct")
-    assert rnn.check_parameter_count(np.int64(1920), "gru", 10, 20).startswith("Correct")
     G, d_x, d_h = 3, 10, 20
     slips = (
         (1860, "TWO bias"),
@@ -267,8 +293,21 @@ def test_check_parameter_count_hints_without_revealing():
         (1234, "blocks x (weights on x"),
     )
     for wrong, hint in slips:
-        message = rnn.check_parameter_count(wrong, "gru", 10, 20)
-        assert message.startswith("Not yet") and hint in message and "1920" not in message, (wrong, message)
+        message = _not_yet(
+            rnn.check_parameter_count(wrong, "gru", 10, 20), hint, "the gru layer (d_x=10, d_h=20)"
+        )
+        assert "1920" not in message, (wrong, message)
+    lstm = _not_yet(rnn.check_parameter_count(1600, "lstm", 8, 16), "TWO bias")
+    assert "1664" not in lstm
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [(None, "still None"), ("1920", "must be an int, got str"), (1920.0, "got float"), (True, "got bool")],
+)
+def test_check_parameter_count_unanswered_or_mistyped_is_not_yet(answer, hint):
+    message = _not_yet(rnn.check_parameter_count(answer, "gru", 10, 20), hint)
+    assert "1920" not in message.replace("'1920'", "")
 
 
 def _gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, chung=False, before=False):
@@ -282,28 +321,85 @@ def _gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, chung=False, before=
 
 
 def test_check_gru_step():
-    assert rnn.check_gru_step(_gru_step).startswith("Correct")
-    assert "Chung" in rnn.check_gru_step(lambda *a: _gru_step(*a, chung=True))
-    assert "AFTER" in rnn.check_gru_step(lambda *a: _gru_step(*a, before=True))
-    assert "shape" in rnn.check_gru_step(lambda x, h, *w: h[:, :2])
-    assert rnn.check_gru_step(lambda x, h, *w: h).startswith("Not yet")
+    feedback = rnn.check_gru_step(_gru_step)
+    assert feedback.correct is True and feedback.exercise == "ex-rnn-step"
+    assert "matches torch.nn.GRUCell to 1e-9" in feedback.message
+    _not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, chung=True)), "Chung")
+    _not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, before=True)), "AFTER")
+    _not_yet(rnn.check_gru_step(lambda x, h, *w: h[:, :2]), "shape (N, d_h) = (5, 4), got (5, 2)")
+    _not_yet(rnn.check_gru_step(lambda x, h, *w: h), "order r|z|n")
+    _not_yet(rnn.check_gru_step(lambda x, h, *w: h.long()), "float tensor")
+    _not_yet(rnn.check_gru_step(lambda x, h, *w: h.tolist()), "got list")
 
 
 def test_check_gru_step_accepts_float32_answers():
     def in_float32(*args, **kwargs):
         return _gru_step(*(a.float() for a in args), **kwargs)
 
-    assert rnn.check_gru_step(in_float32).startswith("Correct: your step matches torch.nn.GRUCell to 1e-5")
-    assert "Chung" in rnn.check_gru_step(lambda *a: in_float32(*a, chung=True))
-    assert rnn.check_gru_step(lambda x, h, *w: h.float()).startswith("Not yet")
+    feedback = rnn.check_gru_step(in_float32)
+    assert feedback.correct and feedback.message == "your step matches torch.nn.GRUCell to 1e-5."
+    _not_yet(rnn.check_gru_step(lambda *a: in_float32(*a, chung=True)), "Chung")
+    _not_yet(rnn.check_gru_step(lambda x, h, *w: h.float()))
 
 
-def test_check_gru_step_leaves_the_global_generator_alone():
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (None, "`gru_step` is still None"),
+        (_stub, "still raises NotImplementedError"),
+        (lambda x, h: h, "`gru_step` raised TypeError"),  # the wrong signature
+        (lambda *a: 1 / 0, "raised ZeroDivisionError"),
+        (3, "must be a function, got int"),
+    ],
+)
+def test_check_gru_step_unanswered_or_failing_is_not_yet(answer, hint):
+    message = _not_yet(rnn.check_gru_step(answer), hint)
+    assert "sigmoid" not in message and "(1 - z" not in message  # no code of the answer
+
+
+def test_check_gru_step_leaves_the_global_generator_and_its_inputs_alone():
     torch.manual_seed(11)
     expected = torch.rand(3)
     torch.manual_seed(11)
     rnn.check_gru_step(_gru_step)
     assert torch.equal(torch.rand(3), expected)
+
+    def in_place(x, h, *weights):  # a student's step that overwrites its arguments
+        out = _gru_step(x, h, *weights)
+        h.zero_()
+        weights[0].zero_()
+        return out
+
+    assert rnn.check_gru_step(in_place).correct  # the reference is computed on the check's own copies
+
+
+def test_check_sequence_length_accepts_the_reference_solution(short_run):
+    model, history = short_run
+    feedback = rnn.check_sequence_length(model, history)
+    assert feedback.correct is True and feedback.exercise == "ex-rnn-length"
+    assert "T = 10" in feedback.message
+
+
+def test_check_sequence_length_explains_what_is_off(short_run, trained):
+    model, history = short_run
+    _not_yet(rnn.check_sequence_length(None, None), "`short_model` is still None")
+    _not_yet(rnn.check_sequence_length(model, None), "`short_history` is still None")
+    _not_yet(rnn.check_sequence_length(history, model), "must be the SequenceRegressor")
+    _not_yet(rnn.check_sequence_length(model, [0.1]), "must be the AddingHistory")
+    gru = rnn.SequenceRegressor("gru")
+    _not_yet(rnn.check_sequence_length(gru, history), "tanh RNN", "is a gru")
+    _not_yet(rnn.check_sequence_length(*trained["rnn"]), "not this model's MSE on sequences of length 10")
+    _not_yet(rnn.check_sequence_length(model, trained["rnn"][1]), "not this model's MSE")
+    quick = rnn.train_adding("rnn", rnn.AddingConfig(T=10, iterations=20))
+    _not_yet(rnn.check_sequence_length(*quick), "only T changes: iterations is 20, the chapter's is 600")
+    narrow = rnn.SequenceRegressor("rnn", hidden_size=8)
+    _not_yet(rnn.check_sequence_length(narrow, history), "hidden_size is 8")
+    untrained = rnn.SequenceRegressor("rnn")
+    x, y = rnn.adding_problem(500, 10, torch.Generator().manual_seed(1))  # the check's test set
+    with torch.no_grad():
+        mse = torch.nn.functional.mse_loss(untrained(x), y).item()
+    fake = rnn.AddingHistory([0, 600], [mse, mse], [0.0, 1.0])
+    _not_yet(rnn.check_sequence_length(untrained, fake), "not clearly below the 1/6")
 
 
 def test_explorer_draw_and_static_grid():
@@ -373,10 +469,8 @@ def test_errors_of_counts_data_training_and_checkers():
     model = rnn.SequenceRegressor("gru", hidden_size=4)
     with pytest.raises(ValueError, match="same N, got 3 and 2"):
         rnn.hidden_state_gradients(model, torch.zeros(5, 3, 2), torch.zeros(2))
-    with pytest.raises(TypeError, match="answer must be an int"):
-        rnn.check_parameter_count("1920", "gru", 10, 20)
-    with pytest.raises(TypeError, match="gru_step must be a function"):
-        rnn.check_gru_step(None)
+    with pytest.raises(ValueError, match=r"kind must be one of .*got 'transformer'"):
+        rnn.check_parameter_count(1920, "transformer", 10, 20)  # the exercise's setting, not the answer
     with pytest.raises(ValueError, match=r"z must lie in \[0, 1\], got 1.5"):
         rnn.draw_gru_update(1.5, 0.5)
     with pytest.raises(ValueError, match="zs and rs must each hold at least one value"):

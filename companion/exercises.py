@@ -1,0 +1,142 @@
+"""Exercise checks: immediate feedback for students, the same verdicts for grading.
+
+Every coding exercise in the book ends with a *check cell* that calls one check, for example
+``rnn.check_gru_step(gru_step)``. A check runs the student's answer on cases of its own and
+returns a :class:`Feedback`: ``Correct`` with a confirmation, or ``Not yet`` with a hint that
+says what kind of answer was expected and what is off, never the answer itself. A check never
+raises because of the answer: an unanswered exercise (``None``, or a stub that still raises
+``NotImplementedError``), a wrong type, or an exception inside the student's function all come
+back as ``Not yet`` with a message.
+
+Writing a check::
+
+    @exercises.check("ex-rnn-step")
+    def check_gru_step(gru_step):
+        got = exercises.call(gru_step, "gru_step", x, h, ...)  # the student's code, guarded
+        if not torch.allclose(got, expected):
+            raise exercises.NotYet("h_t is off; hint ...")
+        return "your step matches torch.nn.GRUCell."
+
+The decorator turns the returned message into ``Feedback(exercise, True, message)`` and a
+:class:`NotYet` into ``Feedback(exercise, False, hint)``. Arguments that belong to the exercise
+rather than to the answer (a layer kind, a student's parameters) are still validated with
+``ValueError``/``TypeError``: those are the notebook author's mistakes, not the student's.
+
+The grader (:mod:`companion.grading`) reads each check cell's :class:`Feedback` from its output's
+metadata, under :data:`FEEDBACK_KEY`, so a notebook needs no other grading code. (Metadata, not
+a MIME type of its own, because the book's renderer warns about every MIME type it does not know.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, TypeVar
+
+__all__ = ["FEEDBACK_KEY", "CHECKS", "Feedback", "NotYet", "answered", "call", "check", "number"]
+
+FEEDBACK_KEY = "companion_feedback"
+
+#: Every check in the companion, by the label of the exercise it checks (``ex-rnn-step``, ...).
+CHECKS: dict[str, Callable[..., Feedback]] = {}
+
+F = TypeVar("F", bound=Callable[..., str])
+
+
+class NotYet(Exception):
+    """Raised inside a check when the answer is not right yet; its message is the hint."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A check's verdict on one answer.
+
+    ``exercise`` is the exercise's label in the book (``ex-rnn-step``), ``correct`` whether the
+    answer passed, ``message`` a confirmation or a hint (never the answer).
+    """
+
+    exercise: str
+    correct: bool
+    message: str
+
+    def __str__(self) -> str:
+        return f"{'Correct' if self.correct else 'Not yet'} ({self.exercise}): {self.message}"
+
+    __repr__ = __str__
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        """Text for people; the verdict in the output's metadata for the grader."""
+        record = {"exercise": self.exercise, "correct": self.correct, "message": self.message}
+        return {"text/plain": str(self)}, {FEEDBACK_KEY: record}
+
+
+def check(exercise: str) -> Callable[[F], Callable[..., Feedback]]:
+    """Decorator: make ``fn`` the check of ``exercise`` (a label such as ``"ex-rnn-step"``).
+
+    ``fn`` returns a confirmation (``str``) when the answer is right and raises :class:`NotYet`
+    with a hint when it is not; the decorated function returns a :class:`Feedback` either way
+    and is registered in :data:`CHECKS`.
+    """
+    if not isinstance(exercise, str) or not exercise.startswith("ex-"):
+        raise ValueError(f"exercise must be a label starting with 'ex-', got {exercise!r}")
+    if exercise in CHECKS:
+        raise ValueError(f"exercise {exercise!r} already has a check: {CHECKS[exercise].__qualname__}")
+
+    def decorate(fn: F) -> Callable[..., Feedback]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Feedback:
+            try:
+                message = fn(*args, **kwargs)
+            except NotYet as hint:
+                return Feedback(exercise, False, str(hint))
+            return Feedback(exercise, True, message)
+
+        wrapper.exercise = exercise  # type: ignore[attr-defined]
+        CHECKS[exercise] = wrapper
+        return wrapper
+
+    return decorate
+
+
+def answered(value: Any, name: str, expected: str) -> Any:
+    """Return ``value``; raise :class:`NotYet` if it is still ``None`` (the unanswered stub).
+
+    ``name`` is the variable the student sets and ``expected`` what it should hold, for
+    example ``answered(answer, "answer", "an int")``.
+    """
+    if value is None:
+        raise NotYet(f"`{name}` is still None: set it to {expected}.")
+    return value
+
+
+def call(candidate: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function ``candidate(*args, **kwargs)`` and return its result.
+
+    Raises :class:`NotYet` when ``candidate`` is not a function, still raises
+    ``NotImplementedError`` (the stub), or raises anything else, naming ``name`` and the error.
+    """
+    if candidate is None:
+        raise NotYet(f"`{name}` is still None: define it as a function.")
+    if not callable(candidate):
+        raise NotYet(f"`{name}` must be a function, got {type(candidate).__name__}.")
+    try:
+        return candidate(*args, **kwargs)
+    except NotImplementedError:
+        raise NotYet(f"`{name}` still raises NotImplementedError: replace the stub with your code.") from None
+    except Exception as error:  # the student's code failed: report it, do not crash the check
+        raise NotYet(f"`{name}` raised {type(error).__name__}: {error}") from None
+
+
+def number(value: Any, name: str) -> float:
+    """``value`` as a float (a Python or NumPy number, or a one-element tensor); raises
+    :class:`NotYet` naming ``name`` when it is anything else."""
+    if hasattr(value, "numel") and value.numel() == 1:  # a one-element torch tensor
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise NotYet(f"`{name}` must be a number, got {type(value).__name__}.")
+    return float(value)
