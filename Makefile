@@ -17,7 +17,7 @@ ASSETS ?= $(HOME)/.cache/gga-browser
 ASSETS_STAMP := $(ASSETS)/.installed
 export COMPANION_BROWSER_ASSETS := $(ASSETS)
 
-.PHONY: book test lint bench clean
+.PHONY: book student-book test lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build -W --keep-going .
 	@echo "Open _build/html/index.html"
+
+# The student edition: the same book with every solution removed (see book/instructors.md).
+student-book: $(STAMP)
+	$(BIN)/python -m companion.instructor student-edition _build/student
+	@echo "Open _build/student/source/_build/html/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -68,3 +68,21 @@ def built_book():
         html=out / "_build" / "html",
         root=out,
     )
+
+
+@pytest.fixture(scope="session")
+def student_book():
+    """The student edition built by `python -m companion.instructor student-edition` into
+    _build/test-student (sources in source/, HTML in source/_build/html), once per session."""
+    out = ROOT / "_build" / "test-student"
+    command = [sys.executable, "-m", "companion.instructor", "student-edition", str(out)]
+    env = dict(os.environ, COMPANION_PROGRESS="0")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    source = out / "source"
+    return SimpleNamespace(
+        returncode=result.returncode,
+        log=result.stdout + result.stderr,
+        source=source,
+        html=source / "_build" / "html",
+        executed=source / "_build" / "jupyter_execute" / "book",
+    )

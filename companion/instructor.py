@@ -1,0 +1,113 @@
+"""The instructors' command line: ``python -m companion.instructor <command> ...``.
+
+Commands (``--help`` on each gives every option; ``book/instructors.md`` shows the workflow):
+
+``list``
+    Every chapter's exercises, and which of them a check grades automatically.
+``student-edition OUT``
+    Build the student website (solutions removed) into ``OUT/source/_build/html``.
+``assign CHAPTER ... --roster ROSTER.csv --out FOLDER``
+    Write one notebook per student and chapter, solutions replaced by stubs, a seed per student.
+``grade FOLDER SUBMISSIONS --out GRADES.csv``
+    Execute the submissions, run their checks and write a score per exercise per student.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+from companion import assignments, grading
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m companion.instructor", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list every chapter's exercises and their checks")
+
+    edition = commands.add_parser("student-edition", help="build the student website without solutions")
+    edition.add_argument("out", type=Path, help="folder for the sources (OUT/source) and the website")
+    edition.add_argument("--repository-url", help="where you publish OUT/source (for launch buttons)")
+    edition.add_argument("--no-build", action="store_true", help="write the sources only")
+
+    assign = commands.add_parser("assign", help="make assignment notebooks for a class")
+    assign.add_argument("chapters", nargs="+", help="chapter numbers or stems, e.g. 01 06")
+    assign.add_argument(
+        "--roster", type=Path, required=True, help="CSV with a 'student' and optional 'seed' column"
+    )
+    assign.add_argument("--out", type=Path, required=True, help="folder for <student>/<chapter>.ipynb")
+    assign.add_argument("--exercises", nargs="+", help="exercise labels to keep (default: all)")
+    assign.add_argument(
+        "--quiz", choices=assignments.QUIZ_MODES, default="graded", help="the chapter quiz (default: graded)"
+    )
+
+    grade = commands.add_parser("grade", help="grade submitted notebooks into a CSV")
+    grade.add_argument("assignment", type=Path, help="the folder 'assign' wrote")
+    grade.add_argument("submissions", type=Path, help="folder of <student>/<chapter>.ipynb")
+    grade.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    grade.add_argument("--timeout", type=float, default=300, help="seconds per notebook (default 300)")
+    grade.add_argument("--executed", type=Path, help="folder for the executed submissions")
+    return parser
+
+
+def exercise_table() -> str:
+    """One line per exercise: chapter, label, and whether a check grades it automatically."""
+    lines = []
+    for path in sorted((assignments.ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        checked = {c.metadata["companion"]["exercise"] for c in nb.cells if assignments.role(c) == "check"}
+        for label in assignments.exercise_labels(nb):
+            how = "checked automatically" if label in checked else "graded by hand (pen and paper / open)"
+            lines.append(f"{path.stem:28} {label:34} {how}")
+        if any(assignments.role(c) == "quiz" for c in nb.cells):
+            lines.append(
+                f"{path.stem:28} {'quiz-' + path.stem:34} checked automatically (one mark per question)"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            print(exercise_table())
+        elif args.command == "student-edition":
+            html = assignments.student_edition(
+                args.out, repository_url=args.repository_url, build=not args.no_build
+            )
+            print(
+                f"Student edition: sources in {args.out / 'source'}"
+                + ("" if args.no_build else f", website in {html}")
+            )
+        elif args.command == "assign":
+            out = assignments.make_assignments(
+                args.chapters, args.roster, args.out, exercises=args.exercises, quiz=args.quiz
+            )
+            print(f"Assignments written to {out}/<student>/; the grader reads {out / 'assignment.json'}")
+        else:
+            results = grading.grade(
+                args.assignment,
+                args.submissions,
+                args.out,
+                timeout=args.timeout,
+                executed=args.executed,
+                progress=lambda text: print(f"grading {text}", flush=True),
+            )
+            problems = sum(bool(r.notes) for r in results)
+            print(f"Graded {len(results)} notebooks ({problems} with notes) into {args.out}")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+import pytest
+
+from companion import exercises
+from companion.exercises import FEEDBACK_KEY, Feedback, NotYet
+
+
+def _check_half():
+    if "ex-test-half" in exercises.CHECKS:
+        return exercises.CHECKS["ex-test-half"]
+
+    @exercises.check("ex-test-half")
+    def check_half(half):
+        got = exercises.call(half, "half", 8)
+        if got != 4:
+            raise NotYet("half(8) should be a number of which 8 is twice.")
+        return "half halves."
+
+    return check_half
+
+
+def test_a_check_returns_feedback_for_right_and_wrong_answers():
+    check_half = _check_half()
+    right = check_half(lambda x: x / 2)
+    assert right == Feedback("ex-test-half", True, "half halves.") and right
+    assert str(right) == "Correct (ex-test-half): half halves."
+    wrong = check_half(lambda x: x)
+    assert not wrong.correct and str(wrong).startswith("Not yet (ex-test-half): half(8)")
+    assert exercises.CHECKS["ex-test-half"] is check_half and check_half.exercise == "ex-test-half"
+
+
+def _stub(x):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (None, "`half` is still None: define it as a function."),
+        (3, "`half` must be a function, got int."),
+        (_stub, "still raises NotImplementedError"),
+        (lambda x: 1 / 0, "`half` raised ZeroDivisionError"),
+    ],
+)
+def test_a_check_never_raises_on_the_answer(answer, hint):
+    feedback = _check_half()(answer)
+    assert not feedback.correct and hint in feedback.message
+
+
+def test_answered_reports_an_unanswered_value():
+    assert exercises.answered(0, "answer", "a number") == 0
+    with pytest.raises(NotYet, match=r"`answer` is still None: set it to a number"):
+        exercises.answered(None, "answer", "a number")
+
+
+def test_feedback_carries_its_verdict_for_the_grader():
+    data, metadata = Feedback("ex-x", False, "hint")._repr_mimebundle_()
+    assert metadata[FEEDBACK_KEY] == {"exercise": "ex-x", "correct": False, "message": "hint"}
+    assert data == {"text/plain": "Not yet (ex-x): hint"}, "the book renders only text"
+
+
+def test_check_refuses_bad_labels_and_duplicates():
+    with pytest.raises(ValueError, match="exercise must be a label starting with 'ex-'"):
+        exercises.check("half")
+    _check_half()
+    with pytest.raises(ValueError, match="already has a check"):
+        exercises.check("ex-test-half")
+
+
+def test_every_check_in_the_companion_is_registered_under_a_book_label():
+    from test_assignments import instructor_notebooks
+
+    import companion.adversarial  # noqa: F401
+    import companion.boundary  # noqa: F401
+    import companion.distillation  # noqa: F401
+    import companion.objectives  # noqa: F401
+    import companion.probability  # noqa: F401
+    import companion.rnn  # noqa: F401
+    import companion.training  # noqa: F401
+
+    labels = {label for nb in instructor_notebooks().values() for label in _check_labels(nb)}
+    registered = {label for label in exercises.CHECKS if not label.startswith("ex-test-")}
+    assert registered == labels, "every check cell uses a registered check and every check is used"
+
+
+def _check_labels(nb):
+    return [
+        c.metadata["companion"]["exercise"]
+        for c in nb.cells
+        if c.metadata.get("companion", {}).get("role") == "check"
+        and not c.metadata["companion"]["exercise"].startswith("quiz-")
+    ]
+
+
+def test_number_accepts_numbers_and_one_element_tensors_only():
+    import numpy as np
+    import torch
+
+    assert exercises.number(2, "x") == 2.0 and exercises.number(np.float32(0.5), "x") == 0.5
+    assert exercises.number(torch.tensor([1.5]), "x") == 1.5
+    for bad, kind in ((True, "bool"), ("1", "str"), (torch.ones(2), "Tensor")):
+        with pytest.raises(NotYet, match=f"`x` must be a number, got {kind}"):
+            exercises.number(bad, "x")
