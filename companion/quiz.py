@@ -224,7 +224,7 @@ def markdown(quiz: Quiz, answers: bool = True, intro: bool = True) -> str:
         )
     for n, q in enumerate(quiz.questions, 1):
         lines.append(f"**{n}.** {q.prompt}")
-        if q.kind == "true-false":
+        if q.kind == "true-false" and "true or false" not in q.prompt.lower():
             lines.append("*True or false?*")
         elif q.kind == "choice":
             lines.append("\n".join(f"- ({chr(97 + i)}) {c}" for i, c in enumerate(q.choices)))
