@@ -101,32 +101,49 @@ def _source(cell: nbformat.NotebookNode) -> str:
     return "".join(cell.source) if isinstance(cell.source, list) else cell.source
 
 
+def _key(cell: nbformat.NotebookNode) -> tuple[str | None, str | None]:
+    meta = cell.get("metadata", {}).get("companion", {})
+    return meta.get("role"), meta.get("exercise")
+
+
 def restore_protected(
     submission: nbformat.NotebookNode, handout: nbformat.NotebookNode
 ) -> tuple[nbformat.NotebookNode, list[str]]:
     """The submission with the handout's check and seed cells put back, and notes on each one
-    that was edited or deleted. Cells are matched by id; a deleted one is re-inserted after the
-    cell that preceded it in the handout."""
+    that was edited or deleted.
+
+    Cells are matched by id, or, where an editor dropped the ids (Colab does), by their role
+    and exercise in the cell metadata. A deleted cell is re-inserted after the submission's
+    cell that matches the handout cell before it.
+    """
     restored = copy.deepcopy(submission)
     notes = []
     by_id = {cell.get("id"): cell for cell in restored.cells}
-    previous_id = None
-    for cell in handout.cells:
+    by_key: dict[tuple, list] = {}
+    for cell in restored.cells:
         if role(cell) in PROTECTED:
-            name = cell.metadata["companion"].get("exercise", cell.metadata["companion"]["role"])
-            mine = by_id.get(cell.id)
-            if mine is None:
-                notes.append(f"{name}: the {role(cell)} cell was deleted (restored)")
-                ids = [c.get("id") for c in restored.cells]
-                at = ids.index(previous_id) + 1 if previous_id in ids else 0
-                restored.cells.insert(at, copy.deepcopy(cell))
-            elif _source(mine) != _source(cell) or mine.cell_type != cell.cell_type:
-                notes.append(f"{name}: the {role(cell)} cell was edited (restored)")
-                mine.source, mine.cell_type = cell.source, cell.cell_type
-                mine.metadata = copy.deepcopy(cell.metadata)
-            else:
-                mine.metadata = copy.deepcopy(cell.metadata)  # the roles the grader reads
-        previous_id = cell.id
+            by_key.setdefault(_key(cell), []).append(cell)
+    used: set[int] = set()
+    anchor = None  # the submission's cell matching the handout's previous cell
+    for cell in handout.cells:
+        mine = by_id.get(cell.id)
+        if role(cell) not in PROTECTED:
+            anchor = mine if mine is not None else anchor
+            continue
+        if mine is None or id(mine) in used or role(mine) != role(cell):
+            mine = next((c for c in by_key.get(_key(cell), []) if id(c) not in used), None)
+        name = cell.metadata["companion"].get("exercise", cell.metadata["companion"]["role"])
+        if mine is None:
+            notes.append(f"{name}: the {role(cell)} cell was deleted (restored)")
+            at = next((i + 1 for i, c in enumerate(restored.cells) if c is anchor), 0)
+            mine = copy.deepcopy(cell)
+            restored.cells.insert(at, mine)
+        elif _source(mine) != _source(cell) or mine.cell_type != cell.cell_type:
+            notes.append(f"{name}: the {role(cell)} cell was edited (restored)")
+            mine.source, mine.cell_type = cell.source, cell.cell_type
+        mine.metadata = copy.deepcopy(cell.metadata)  # the roles the grader reads
+        used.add(id(mine))
+        anchor = mine
     return restored, notes
 
 

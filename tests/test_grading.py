@@ -163,3 +163,16 @@ def test_chapter_6_copied_answers_fail_for_another_student(tmp_path):
     assert rows["ada"]["ex-probability-table"] == "1" and rows["alan"]["ex-probability-table"] == "0"
     others = [c for c in rows["ada"] if c.startswith("ex-") and c != "ex-probability-table"]
     assert others and all(rows[s][c] == "1" for s in ("ada", "alan") for c in others), rows
+
+
+def test_restore_protected_matches_by_metadata_when_an_editor_dropped_the_ids():
+    """Colab saves notebooks without cell ids: the checks are still found, in place."""
+    handout = demo_notebook()
+    submission = nbformat.reads(nbformat.writes(handout), as_version=4)
+    for n, cell in enumerate(submission.cells):
+        cell.id = f"new-{n}"
+    check = next(c for c in submission.cells if role(c) == "check" and "double" in c.source)
+    check.source = "print('Correct')"
+    restored, notes = restore_protected(submission, handout)
+    assert [c.source for c in restored.cells] == [c.source for c in handout.cells]
+    assert notes == ["ex-demo-double: the check cell was edited (restored)"]
