@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from feedback_asserts import not_yet, stub
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import attacks, distillation, exercises
+from companion import attacks, distillation
 from companion.attacks import fgsm, input_gradient
 from companion.distillation import (
     DISTILLATION_CONFIG,
@@ -309,19 +310,6 @@ def test_figures(reports):
 # --- exercise checks ---
 
 
-def _stub(*args):
-    raise NotImplementedError  # your code
-
-
-def _not_yet(feedback, *fragments):
-    """``feedback`` is a Not yet whose message holds every fragment."""
-    assert isinstance(feedback, exercises.Feedback) and feedback.correct is False, feedback
-    assert str(feedback).startswith("Not yet"), feedback
-    for fragment in fragments:
-        assert fragment in feedback.message, (fragment, feedback.message)
-    return feedback.message
-
-
 def _refuses_t(softmax):
     def candidate(z, T):
         if T <= 0:
@@ -336,32 +324,32 @@ def test_check_softmax_accepts_a_stable_softmax_and_explains_failures():
     assert feedback.correct is True and feedback.exercise == "ex-distillation-stable"
     assert "T <= 0 is refused" in feedback.message
     naive = _refuses_t(lambda z, T: torch.exp(z / T) / torch.exp(z / T).sum(dim=1, keepdim=True))
-    _not_yet(check_softmax(naive), "non-finite", "Which shift")
-    _not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z, dim=1))), "wrong probabilities")
-    _not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z / T, dim=0))), "which dimension")
-    _not_yet(check_softmax(lambda z, T: torch.softmax(z / abs(T or 1.0), dim=1)), "should raise ValueError")
-    _not_yet(check_softmax(_refuses_t(lambda z, T: (z / T).tolist())), "float tensor of shape (N, K)")
-    _not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z / T, dim=1)[:, :5])), "got (6, 5)")
+    not_yet(check_softmax(naive), "non-finite", "Which shift")
+    not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z, dim=1))), "wrong probabilities")
+    not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z / T, dim=0))), "which dimension")
+    not_yet(check_softmax(lambda z, T: torch.softmax(z / abs(T or 1.0), dim=1)), "should raise ValueError")
+    not_yet(check_softmax(_refuses_t(lambda z, T: (z / T).tolist())), "float tensor of shape (N, K)")
+    not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z / T, dim=1)[:, :5])), "got (6, 5)")
 
     def assert_on_t(z, T):
         assert T > 0
         return softmax_with_temperature(z, T)
 
-    _not_yet(check_softmax(assert_on_t), "should raise ValueError", "raised AssertionError")
+    not_yet(check_softmax(assert_on_t), "should raise ValueError", "raised AssertionError")
 
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
         (None, "`my_softmax` is still None"),
-        (_stub, "still raises NotImplementedError"),
+        (stub, "still raises NotImplementedError"),
         (lambda z: z, "`my_softmax` raised TypeError"),  # the wrong signature
         (lambda z, T: torch.log(z, T), "raised TypeError"),
         ("softmax", "must be a function, got str"),
     ],
 )
 def test_check_softmax_unanswered_or_failing_is_not_yet(answer, hint):
-    message = _not_yet(check_softmax(answer), hint)
+    message = not_yet(check_softmax(answer), hint)
     assert "maximum" not in message and ".max(" not in message and "subtract" not in message  # no trick
 
 
@@ -411,13 +399,13 @@ def test_float32_thresholds_are_what_torch_does():
     ],
 )
 def test_check_float32_thresholds_hints_without_revealing(g_one, g_zero, hint):
-    message = _not_yet(check_float32_thresholds(g_one, g_zero), hint)
+    message = not_yet(check_float32_thresholds(g_one, g_zero), hint)
     for answer in ("16.6", "103.9", "104", "24 ln", "150 ln", "ln 2", "ln(2)"):
         assert answer not in message.replace("'16.6'", ""), (answer, message)
 
 
 def test_both_wrong_thresholds_get_both_hints():
-    _not_yet(check_float32_thresholds(23 * LN2, 149 * LN2), "`g_one`: at the full", "`g_zero`: 2^-149")
+    not_yet(check_float32_thresholds(23 * LN2, 149 * LN2), "`g_one`: at the full", "`g_zero`: 2^-149")
 
 
 def _rates(standard, student, x, y, eps=EPSILONS):
@@ -459,19 +447,19 @@ def test_check_fgsm_budgets_names_the_slip(eps_exercise):
     swap_models = {
         loss: {"standard": d["distilled"], "distilled": d["standard"]} for loss, d in rates.items()
     }
-    _not_yet(check_fgsm_budgets(swap_models, *args), "standard and distilled entries look swapped")
+    not_yet(check_fgsm_budgets(swap_models, *args), "standard and distilled entries look swapped")
     swap_losses = {
         "softmax_cross_entropy": rates["logit_margin"],
         "logit_margin": rates["softmax_cross_entropy"],
     }
-    _not_yet(check_fgsm_budgets(swap_losses, *args), "two losses look swapped")
+    not_yet(check_fgsm_budgets(swap_losses, *args), "two losses look swapped")
     reverse = {loss: {m: v[::-1] for m, v in d.items()} for loss, d in rates.items()}
-    _not_yet(check_fgsm_budgets(reverse, *args), "reverse order")
+    not_yet(check_fgsm_budgets(reverse, *args), "reverse order")
     accuracies = {loss: {m: [1 - r for r in v] for m, v in d.items()} for loss, d in rates.items()}
-    _not_yet(check_fgsm_budgets(accuracies, *args), "accuracies under attack")
+    not_yet(check_fgsm_budgets(accuracies, *args), "accuracies under attack")
     one_off = {loss: {m: list(v) for m, v in d.items()} for loss, d in rates.items()}
     one_off["logit_margin"]["distilled"][1] -= 0.1
-    message = _not_yet(check_fgsm_budgets(one_off, *args), "rates['logit_margin']['distilled'] at eps = 0.1")
+    message = not_yet(check_fgsm_budgets(one_off, *args), "rates['logit_margin']['distilled'] at eps = 0.1")
     for values in (v for d in rates.values() for v in d.values()):
         for rate in values:
             assert f"{rate:.2f}" not in message and f"{rate:.3f}" not in message
@@ -488,7 +476,7 @@ def test_check_fgsm_budgets_names_the_slip(eps_exercise):
     ],
 )
 def test_check_fgsm_budgets_unanswered_or_malformed_is_not_yet(eps_exercise, answer, hint):
-    _not_yet(check_fgsm_budgets(answer, *eps_exercise[1]), hint)
+    not_yet(check_fgsm_budgets(answer, *eps_exercise[1]), hint)
 
 
 def test_check_fgsm_budgets_checks_each_list(eps_exercise):
@@ -500,7 +488,7 @@ def test_check_fgsm_budgets_checks_each_list(eps_exercise):
         ([0.1, None, 0.3, 0.4], "list of 4 numbers"),
     ):
         answer = {**rates, "logit_margin": {**rates["logit_margin"], "standard": bad}}
-        _not_yet(check_fgsm_budgets(answer, *args), "rates['logit_margin']['standard']", hint)
+        not_yet(check_fgsm_budgets(answer, *args), "rates['logit_margin']['standard']", hint)
 
 
 def test_check_fgsm_budgets_validates_the_exercise(eps_exercise):

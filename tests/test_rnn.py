@@ -3,10 +3,11 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from feedback_asserts import not_yet, stub
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import exercises, rnn
+from companion import rnn
 from companion.data import load_digits
 from companion.training import History, accuracy
 
@@ -259,19 +260,6 @@ def test_headline_pixel_digits_all_cells_learn_and_the_gap_is_small(pixel_digits
 # --- exercise checkers and figures -----------------------------------------------------
 
 
-def _stub(*args):
-    raise NotImplementedError  # your code
-
-
-def _not_yet(feedback, *fragments):
-    """``feedback`` is a Not yet whose message holds every fragment."""
-    assert isinstance(feedback, exercises.Feedback) and feedback.correct is False, feedback
-    assert str(feedback).startswith("Not yet"), feedback
-    for fragment in fragments:
-        assert fragment in feedback.message, (fragment, feedback.message)
-    return feedback.message
-
-
 def test_check_parameter_count_confirms_the_counts_of_the_exercise():
     feedback = rnn.check_parameter_count(1920, "gru", 10, 20)
     assert feedback.correct is True and feedback.exercise == "ex-rnn-count"
@@ -293,11 +281,11 @@ def test_check_parameter_count_hints_without_revealing():
         (1234, "blocks x (weights on x"),
     )
     for wrong, hint in slips:
-        message = _not_yet(
+        message = not_yet(
             rnn.check_parameter_count(wrong, "gru", 10, 20), hint, "the gru layer (d_x=10, d_h=20)"
         )
         assert "1920" not in message, (wrong, message)
-    lstm = _not_yet(rnn.check_parameter_count(1600, "lstm", 8, 16), "TWO bias")
+    lstm = not_yet(rnn.check_parameter_count(1600, "lstm", 8, 16), "TWO bias")
     assert "1664" not in lstm
 
 
@@ -306,7 +294,7 @@ def test_check_parameter_count_hints_without_revealing():
     [(None, "still None"), ("1920", "must be an int, got str"), (1920.0, "got float"), (True, "got bool")],
 )
 def test_check_parameter_count_unanswered_or_mistyped_is_not_yet(answer, hint):
-    message = _not_yet(rnn.check_parameter_count(answer, "gru", 10, 20), hint)
+    message = not_yet(rnn.check_parameter_count(answer, "gru", 10, 20), hint)
     assert "1920" not in message.replace("'1920'", "")
 
 
@@ -324,12 +312,12 @@ def test_check_gru_step():
     feedback = rnn.check_gru_step(_gru_step)
     assert feedback.correct is True and feedback.exercise == "ex-rnn-step"
     assert "matches torch.nn.GRUCell to 1e-9" in feedback.message
-    _not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, chung=True)), "Chung")
-    _not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, before=True)), "AFTER")
-    _not_yet(rnn.check_gru_step(lambda x, h, *w: h[:, :2]), "shape (N, d_h) = (5, 4), got (5, 2)")
-    _not_yet(rnn.check_gru_step(lambda x, h, *w: h), "order r|z|n")
-    _not_yet(rnn.check_gru_step(lambda x, h, *w: h.long()), "float tensor")
-    _not_yet(rnn.check_gru_step(lambda x, h, *w: h.tolist()), "got list")
+    not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, chung=True)), "Chung")
+    not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, before=True)), "AFTER")
+    not_yet(rnn.check_gru_step(lambda x, h, *w: h[:, :2]), "shape (N, d_h) = (5, 4), got (5, 2)")
+    not_yet(rnn.check_gru_step(lambda x, h, *w: h), "order r|z|n")
+    not_yet(rnn.check_gru_step(lambda x, h, *w: h.long()), "float tensor")
+    not_yet(rnn.check_gru_step(lambda x, h, *w: h.tolist()), "got list")
 
 
 def test_check_gru_step_accepts_float32_answers():
@@ -338,22 +326,22 @@ def test_check_gru_step_accepts_float32_answers():
 
     feedback = rnn.check_gru_step(in_float32)
     assert feedback.correct and feedback.message == "your step matches torch.nn.GRUCell to 1e-5."
-    _not_yet(rnn.check_gru_step(lambda *a: in_float32(*a, chung=True)), "Chung")
-    _not_yet(rnn.check_gru_step(lambda x, h, *w: h.float()))
+    not_yet(rnn.check_gru_step(lambda *a: in_float32(*a, chung=True)), "Chung")
+    not_yet(rnn.check_gru_step(lambda x, h, *w: h.float()))
 
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
         (None, "`gru_step` is still None"),
-        (_stub, "still raises NotImplementedError"),
+        (stub, "still raises NotImplementedError"),
         (lambda x, h: h, "`gru_step` raised TypeError"),  # the wrong signature
         (lambda *a: 1 / 0, "raised ZeroDivisionError"),
         (3, "must be a function, got int"),
     ],
 )
 def test_check_gru_step_unanswered_or_failing_is_not_yet(answer, hint):
-    message = _not_yet(rnn.check_gru_step(answer), hint)
+    message = not_yet(rnn.check_gru_step(answer), hint)
     assert "sigmoid" not in message and "(1 - z" not in message  # no code of the answer
 
 
@@ -382,24 +370,24 @@ def test_check_sequence_length_accepts_the_reference_solution(short_run):
 
 def test_check_sequence_length_explains_what_is_off(short_run, trained):
     model, history = short_run
-    _not_yet(rnn.check_sequence_length(None, None), "`short_model` is still None")
-    _not_yet(rnn.check_sequence_length(model, None), "`short_history` is still None")
-    _not_yet(rnn.check_sequence_length(history, model), "must be the SequenceRegressor")
-    _not_yet(rnn.check_sequence_length(model, [0.1]), "must be the AddingHistory")
+    not_yet(rnn.check_sequence_length(None, None), "`short_model` is still None")
+    not_yet(rnn.check_sequence_length(model, None), "`short_history` is still None")
+    not_yet(rnn.check_sequence_length(history, model), "must be the SequenceRegressor")
+    not_yet(rnn.check_sequence_length(model, [0.1]), "must be the AddingHistory")
     gru = rnn.SequenceRegressor("gru")
-    _not_yet(rnn.check_sequence_length(gru, history), "tanh RNN", "is a gru")
-    _not_yet(rnn.check_sequence_length(*trained["rnn"]), "not this model's MSE on sequences of length 10")
-    _not_yet(rnn.check_sequence_length(model, trained["rnn"][1]), "not this model's MSE")
+    not_yet(rnn.check_sequence_length(gru, history), "tanh RNN", "is a gru")
+    not_yet(rnn.check_sequence_length(*trained["rnn"]), "not this model's MSE on sequences of length 10")
+    not_yet(rnn.check_sequence_length(model, trained["rnn"][1]), "not this model's MSE")
     quick = rnn.train_adding("rnn", rnn.AddingConfig(T=10, iterations=20))
-    _not_yet(rnn.check_sequence_length(*quick), "only T changes: iterations is 20, the chapter's is 600")
+    not_yet(rnn.check_sequence_length(*quick), "only T changes: iterations is 20, the chapter's is 600")
     narrow = rnn.SequenceRegressor("rnn", hidden_size=8)
-    _not_yet(rnn.check_sequence_length(narrow, history), "hidden_size is 8")
+    not_yet(rnn.check_sequence_length(narrow, history), "hidden_size is 8")
     untrained = rnn.SequenceRegressor("rnn")
     x, y = rnn.adding_problem(500, 10, torch.Generator().manual_seed(1))  # the check's test set
     with torch.no_grad():
         mse = torch.nn.functional.mse_loss(untrained(x), y).item()
     fake = rnn.AddingHistory([0, 600], [mse, mse], [0.0, 1.0])
-    _not_yet(rnn.check_sequence_length(untrained, fake), "not clearly below the 1/6")
+    not_yet(rnn.check_sequence_length(untrained, fake), "not clearly below the 1/6")
 
 
 def test_explorer_draw_and_static_grid():

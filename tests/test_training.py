@@ -3,8 +3,8 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from feedback_asserts import not_yet
 
-from companion import exercises
 from companion.models import MLP
 from companion.training import (
     History,
@@ -123,15 +123,6 @@ def test_train_and_accuracy_reject_bad_arguments(digits):
 # --- the check of exercise ex-getting-started-cnn ---
 
 
-def _not_yet(feedback, *fragments):
-    """``feedback`` is a Not yet whose message holds every fragment."""
-    assert isinstance(feedback, exercises.Feedback) and feedback.correct is False, feedback
-    assert str(feedback).startswith("Not yet"), feedback
-    for fragment in fragments:
-        assert fragment in feedback.message, (fragment, feedback.message)
-    return feedback.message
-
-
 @pytest.fixture(scope="module")
 def cnn_exercise(digits, trained_mlp):
     """The exercise's reference solution: the CNN with the default config (about 2 s) and both_wrong."""
@@ -166,7 +157,7 @@ def test_check_cnn_comparison_names_the_slip(cnn_exercise, trained_mlp, digits):
         ([right[0]], "is not the set of test digits both models misclassify"),
     )
     for answer, hint in slips:
-        message = _not_yet(check_cnn_comparison(cnn, answer, mlp, digits), hint)
+        message = not_yet(check_cnn_comparison(cnn, answer, mlp, digits), hint)
         assert not any(re.search(rf"\b{i}\b", message) for i in truth), message  # no index of the answer
 
 
@@ -184,15 +175,15 @@ def test_check_cnn_comparison_names_the_slip(cnn_exercise, trained_mlp, digits):
 def test_check_cnn_comparison_unanswered_or_malformed_both_wrong_is_not_yet(
     cnn_exercise, trained_mlp, digits, answer, hint
 ):
-    _not_yet(check_cnn_comparison(cnn_exercise[0], answer, trained_mlp[0], digits), hint)
+    not_yet(check_cnn_comparison(cnn_exercise[0], answer, trained_mlp[0], digits), hint)
 
 
 def test_check_cnn_comparison_checks_the_model(cnn_exercise, trained_mlp, digits):
     mlp, both_wrong = trained_mlp[0], cnn_exercise[1]
-    _not_yet(check_cnn_comparison(None, None, mlp, digits), "`cnn` is still None")
-    _not_yet(check_cnn_comparison(mlp, both_wrong, mlp, digits), "must be the SmallCNN", "got MLP")
+    not_yet(check_cnn_comparison(None, None, mlp, digits), "`cnn` is still None")
+    not_yet(check_cnn_comparison(mlp, both_wrong, mlp, digits), "must be the SmallCNN", "got MLP")
     untrained = seeded_model("cnn")
-    _not_yet(check_cnn_comparison(untrained, both_wrong, mlp, digits), "is it trained?")
+    not_yet(check_cnn_comparison(untrained, both_wrong, mlp, digits), "is it trained?")
     with pytest.raises(TypeError, match="mlp must be a torch.nn.Module, got NoneType"):
         check_cnn_comparison(cnn_exercise[0], both_wrong, None, digits)
     with pytest.raises(TypeError, match="data must be companion.data.Digits, got Tensor"):
