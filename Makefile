@@ -31,7 +31,7 @@ book: $(STAMP)
 
 # The student edition: the same book with every solution removed (see book/instructors.md).
 student-book: $(STAMP)
-	$(BIN)/python -m companion.instructor student-edition _build/student
+	$(BIN)/python -m companion.classroom student-edition _build/student
 	@echo "Open _build/student/source/_build/html/index.html"
 
 lint: $(STAMP)

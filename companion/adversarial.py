@@ -24,7 +24,7 @@ loss hook that calls ``companion.attacks.fgsm`` or ``companion.attacks.pgd``.
 - Figures (:func:`plot_robust_accuracy`, :func:`example_figures`), the
   explorer's drawing function (:func:`eps_explorer`) and the exercises' checks
   (:func:`check_step_size`, :func:`check_pgd_step`, :func:`check_catastrophic`),
-  each returning a ``companion.exercises.Feedback``.
+  each returning a ``companion.classroom.exercises.Feedback``.
 
 Shapes: ``x`` is ``(N, 64)`` (or ``(N, 1, 8, 8)``) float in [0, 1], ``y`` is
 ``(N,)`` int64, a model maps ``x`` to logits ``(N, 10)``.
@@ -57,9 +57,9 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import exercises
 from companion.attacks import AttackResult, fgsm, pgd
 from companion.boundary import boundary_attack, labels_of
+from companion.classroom import exercises
 from companion.data import Digits
 from companion.plotting import COLORS, digit_grid, style_context
 from companion.training import (
@@ -71,12 +71,12 @@ from companion.training import (
     train_classifier,
 )
 from companion.validation import (
-    check_in_unit_box,
-    check_labels,
-    check_positive,
-    check_positive_int,
-    check_probability,
-    check_same_length,
+    require_in_unit_box,
+    require_labels,
+    require_positive,
+    require_positive_int,
+    require_probability,
+    require_same_length,
 )
 
 __all__ = [
@@ -126,16 +126,16 @@ class Setup:
     seed: int = 0  # initial weights, batch order and PGD's random starts
 
     def __post_init__(self) -> None:
-        check_positive("eps", self.eps)
-        check_probability("fgsm_alpha", self.fgsm_alpha)
-        check_positive_int("train_steps", self.train_steps)
-        check_positive_int("eval_steps", self.eval_steps)
-        check_positive_int("eval_restarts", self.eval_restarts)
-        check_positive_int("epochs", self.epochs)
+        require_positive("eps", self.eps)
+        require_probability("fgsm_alpha", self.fgsm_alpha)
+        require_positive_int("train_steps", self.train_steps)
+        require_positive_int("eval_steps", self.eval_steps)
+        require_positive_int("eval_restarts", self.eval_restarts)
+        require_positive_int("epochs", self.epochs)
         if not self.eps_grid:
             raise ValueError("eps_grid must hold at least one eps, got an empty tuple")
         for eps in self.eps_grid:
-            check_positive("eps_grid[i]", eps, allow_zero=True)
+            require_positive("eps_grid[i]", eps, allow_zero=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
 
@@ -156,8 +156,8 @@ def default_step_size(eps: float, steps: int) -> float:
     The rule of thumb of Madry et al.'s ``robustness`` library; Madry et al. (2018)
     use 40 steps of 0.01 for ``eps = 0.3`` on MNIST, a total path of ``1.33 eps``.
     """
-    eps = check_positive("eps", eps)
-    check_positive_int("steps", steps)
+    eps = require_positive("eps", eps)
+    require_positive_int("steps", steps)
     return 2.5 * eps / steps
 
 
@@ -187,8 +187,8 @@ def fgsm_training_loss(eps: float, alpha: float = 0.5) -> LossFn:
     ``x'`` is a constant for the outer gradient (the sign has zero derivative),
     and it is clipped to the image box [0, 1], which the paper does not mention.
     """
-    eps = check_positive("eps", eps)
-    alpha = check_probability("alpha", alpha)
+    eps = require_positive("eps", eps)
+    alpha = require_probability("alpha", alpha)
 
     def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x_adv = fgsm(model, x, y, eps).adversarial  # (B, 64), regenerated against the current model
@@ -227,9 +227,11 @@ def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None
     puts the model in eval mode while it attacks (the MLP has no dropout or
     batch norm, so nothing changes) and restores train mode afterwards.
     """
-    eps = check_positive("eps", eps)
-    check_positive_int("steps", steps)
-    step_size = default_step_size(eps, steps) if step_size is None else check_positive("step_size", step_size)
+    eps = require_positive("eps", eps)
+    require_positive_int("steps", steps)
+    step_size = (
+        default_step_size(eps, steps) if step_size is None else require_positive("step_size", step_size)
+    )
     generator = torch.Generator().manual_seed(seed)
 
     def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -306,9 +308,9 @@ def train_models(
 def _check_model_data(model, x: torch.Tensor, y: torch.Tensor) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_in_unit_box("x", x)
-    check_labels("y", y)
-    check_same_length("x", x, "y", y)
+    require_in_unit_box("x", x)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
     if len(y) == 0:
         raise ValueError("x and y must hold at least one sample, got 0")
 
@@ -329,9 +331,9 @@ def pgd_evaluation(
     ``eps = 0`` returns ``x`` itself (the clean points) as an ``AttackResult``.
     """
     _check_model_data(model, x, y)
-    eps = check_positive("eps", eps, allow_zero=True)
-    check_positive_int("steps", steps)
-    check_positive_int("restarts", restarts)
+    eps = require_positive("eps", eps, allow_zero=True)
+    require_positive_int("steps", steps)
+    require_positive_int("restarts", restarts)
     if eps == 0:
         success = predict_logits(model, x).argmax(dim=1) != y
         return AttackResult(x.clone(), success, torch.ones(len(x), dtype=torch.int64))
@@ -363,7 +365,7 @@ def robust_accuracy(
 def fgsm_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> float:
     """Share of samples still classified correctly after one FGSM step of size ``eps``."""
     _check_model_data(model, x, y)
-    eps = check_positive("eps", eps, allow_zero=True)
+    eps = require_positive("eps", eps, allow_zero=True)
     return 1.0 - fgsm(model, x, y, eps).success_rate
 
 
@@ -383,8 +385,8 @@ def gradient_free_accuracy(
     far below PGD's, PGD's gradients would be misleading.
     """
     _check_model_data(model, x, y)
-    eps = check_positive("eps", eps, allow_zero=True)
-    check_positive_int("steps", steps)
+    eps = require_positive("eps", eps, allow_zero=True)
+    require_positive_int("steps", steps)
     result = boundary_attack(labels_of(model), x, y, steps, seed=seed)
     distance = (result.adversarial - x).flatten(1).abs().amax(dim=1)  # (N,) L-inf
     broken = result.success & (distance <= eps + 1e-6)
@@ -578,11 +580,11 @@ def sanity_checks(
     ``print(report)`` shows everything.
     """
     _check_model_data(model, x, y)
-    eps = check_positive("eps", eps)
-    large_eps = check_positive("large_eps", large_eps)
+    eps = require_positive("eps", eps)
+    large_eps = require_positive("large_eps", large_eps)
     if large_eps <= eps:
         raise ValueError(f"large_eps must be > eps = {eps:g}, got {large_eps:g}")
-    check_probability("tolerance", tolerance)
+    require_probability("tolerance", tolerance)
     if not strengths:
         raise ValueError("strengths must hold at least one (steps, restarts) pair, got none")
     strength = [
@@ -617,7 +619,7 @@ class RoundedInput(nn.Module):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.levels = check_positive_int("levels", levels)
+        self.levels = require_positive_int("levels", levels)
         self.straight_through = bool(straight_through)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -692,9 +694,9 @@ def eps_explorer(
     """
     if not isinstance(models, Mapping) or not models:
         raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
-    check_in_unit_box("x", x)
-    check_labels("y", y)
-    check_same_length("x", x, "y", y)
+    require_in_unit_box("x", x)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
 
     def draw(eps: float = 0.1, index: int = 0) -> Figure:
         if not 0 <= index < len(x):
@@ -750,8 +752,8 @@ def check_step_size(min_step_size: float | None, eps: float = 0.3, steps: int = 
     mistakes (the distance from the centre, the rule of thumb of (b), the total
     path) get their own hint.
     """
-    eps = check_positive("eps", eps)
-    check_positive_int("steps", steps)
+    eps = require_positive("eps", eps)
+    require_positive_int("steps", steps)
     value = exercises.number(exercises.answered(min_step_size, "min_step_size", "a number"), "min_step_size")
     smallest = 2 * eps / steps
     if _close(value, smallest):
@@ -809,7 +811,7 @@ def check_pgd_step(pgd_step: Callable[..., torch.Tensor] | None, *, seed: int = 
 
 
 def _diagnose(out, x_adv, x, gradient, eps: float, step_size: float) -> None:
-    """Raise :class:`~companion.exercises.NotYet` with the first thing wrong about ``out``."""
+    """Raise :class:`~companion.classroom.exercises.NotYet` with the first thing wrong about ``out``."""
     if not isinstance(out, torch.Tensor):
         raise exercises.NotYet(f"pgd_step must return a torch.Tensor, got {type(out).__name__}.")
     if out.shape != x.shape:

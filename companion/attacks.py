@@ -36,12 +36,12 @@ import torch.nn.functional as F
 
 from companion.models import eval_mode
 from companion.validation import (
-    check_in_unit_box,
-    check_labels,
-    check_positive,
-    check_positive_int,
-    check_same_length,
-    check_tensor,
+    require_in_unit_box,
+    require_labels,
+    require_positive,
+    require_positive_int,
+    require_same_length,
+    require_tensor,
 )
 
 __all__ = [
@@ -97,9 +97,9 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def _check_attack_inputs(model, x: torch.Tensor, y: torch.Tensor) -> None:
     if not callable(model):
         raise TypeError(f"model must be callable (a batch in [0, 1] -> logits), got {type(model).__name__}")
-    check_in_unit_box("x", x)
-    check_labels("y", y)
-    check_same_length("x", x, "y", y)
+    require_in_unit_box("x", x)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
 
 
 def _predict(model, x: torch.Tensor) -> torch.Tensor:
@@ -173,10 +173,10 @@ def pgd(
         check of where it ended, then one last check of the returned points.
     """
     _check_attack_inputs(model, x, y)
-    eps = check_positive("eps", eps, allow_zero=True)
-    alpha = check_positive("alpha", alpha)
-    check_positive_int("steps", steps)
-    check_positive_int("restarts", restarts)
+    eps = require_positive("eps", eps, allow_zero=True)
+    alpha = require_positive("alpha", alpha)
+    require_positive_int("steps", steps)
+    require_positive_int("restarts", restarts)
     if restarts > 1 and not random_start:
         raise ValueError("restarts > 1 needs random_start=True (without it every restart is the same)")
 
@@ -252,11 +252,11 @@ def logit_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``(N,)`` margins; negative where the model predicts ``y``.
     """
-    check_tensor("logits", logits, ndim=2, floating=True)
+    require_tensor("logits", logits, ndim=2, floating=True)
     if logits.shape[1] < 2:
         raise ValueError(f"logits must have at least 2 classes for a margin, got shape {tuple(logits.shape)}")
-    check_labels("y", y, num_classes=logits.shape[1])
-    check_same_length("logits", logits, "y", y)
+    require_labels("y", y, num_classes=logits.shape[1])
+    require_same_length("logits", logits, "y", y)
     Z_y = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
     others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)  # (N, K)
     return others.max(dim=1).values - Z_y
@@ -280,7 +280,7 @@ def f6(logits: torch.Tensor, y: torch.Tensor, kappa: float = 0.0, capped: bool =
     >>> f6(Z, torch.tensor([0, 0]), capped=False)
     tensor([ 1., -5.])
     """
-    kappa = check_positive("kappa", kappa, allow_zero=True)
+    kappa = require_positive("kappa", kappa, allow_zero=True)
     value = -logit_margin(logits, y)  # Z_y - max_{i != y} Z_i
     return value.clamp(min=-kappa) if capped else value
 
@@ -422,11 +422,11 @@ def carlini_wagner_l2(
     their code, ``w`` starts at ``arctanh(2x - 1)`` shrunk by ``1 - 1e-6``.
     """
     _check_attack_inputs(model, x, y)
-    c = check_positive("c", c)
-    kappa = check_positive("kappa", kappa, allow_zero=True)
-    check_positive_int("steps", steps)
-    lr = check_positive("lr", lr)
-    check_positive_int("search_steps", search_steps)
+    c = require_positive("c", c)
+    kappa = require_positive("kappa", kappa, allow_zero=True)
+    require_positive_int("steps", steps)
+    lr = require_positive("lr", lr)
+    require_positive_int("search_steps", search_steps)
     for name, flag in (("capped", capped), ("keep_best", keep_best)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")

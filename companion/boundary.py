@@ -28,7 +28,7 @@ set-up, but it estimates the normal of the boundary from a batch of decisions,
 steps along it and binary-searches back onto the boundary. The rest of the
 module runs the chapter's experiment (standard vs defensively distilled MLP),
 checks the exercises (:func:`check_accept`, :func:`check_queries_to_halve`, each
-returning a ``companion.exercises.Feedback``) and draws the figures.
+returning a ``companion.classroom.exercises.Feedback``) and draws the figures.
 
 Shapes: ``x`` is ``(N, ...)`` float in [0, 1] (flat digits ``(N, 64)``), ``y``
 is ``(N,)`` int64, ``predict(batch)`` is ``(B,)`` int64; ``D`` is the number
@@ -58,20 +58,20 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import exercises
 from companion.attacks import AttackResult
+from companion.classroom import exercises
 from companion.data import Digits, to_images
 from companion.distillation import defensive_distillation
 from companion.models import eval_mode
 from companion.plotting import COLORS, style_context
 from companion.training import predict_logits, train_classifier
 from companion.validation import (
-    check_in_unit_box,
-    check_labels,
-    check_positive,
-    check_positive_int,
-    check_same_length,
-    check_tensor,
+    require_in_unit_box,
+    require_labels,
+    require_positive,
+    require_positive_int,
+    require_same_length,
+    require_tensor,
 )
 
 __all__ = [
@@ -214,10 +214,10 @@ def _check_inputs(predict, x, y, steps) -> None:
             "predict must be callable (a batch -> int64 labels; wrap a model with labels_of), "
             f"got {type(predict).__name__}"
         )
-    check_in_unit_box("x", x)
-    check_labels("y", y)
-    check_same_length("x", x, "y", y)
-    check_positive_int("steps", steps)
+    require_in_unit_box("x", x)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
+    require_positive_int("steps", steps)
     if len(x) == 0:
         raise ValueError("x must hold at least one sample, got 0")
 
@@ -390,15 +390,15 @@ def boundary_attack(
     - Untargeted only: no starting image of a target class.
     """
     _check_inputs(predict, x, y, steps)
-    delta0 = check_positive("spherical_step", spherical_step)
-    epsilon0 = check_positive("source_step", source_step)
+    delta0 = require_positive("spherical_step", spherical_step)
+    epsilon0 = require_positive("source_step", source_step)
     if epsilon0 >= 1:
         raise ValueError(f"source_step must lie in (0, 1), got {source_step}")
-    factor = check_positive("step_adaptation", step_adaptation)
+    factor = require_positive("step_adaptation", step_adaptation)
     if factor <= 1:
         raise ValueError(f"step_adaptation must be > 1, got {step_adaptation}")
     for name, value in (("window", window), ("init_draws", init_draws), ("search_steps", search_steps)):
-        check_positive_int(name, value)
+        require_positive_int(name, value)
     snapshot_steps = set(snapshot_steps)
     if any(not 0 <= s <= steps for s in snapshot_steps):
         raise ValueError(f"snapshot_steps must lie in [0, steps={steps}], got {sorted(snapshot_steps)}")
@@ -512,8 +512,8 @@ def hop_skip_jump(
     """
     _check_inputs(predict, x, y, steps)
     for name, value in (("initial_probes", initial_probes), ("max_probes", max_probes)):
-        check_positive_int(name, value)
-    gamma = check_positive("gamma", gamma)
+        require_positive_int(name, value)
+    gamma = require_positive("gamma", gamma)
     generator = _generator(seed)
     n = len(x)
     x_flat = x.detach().reshape(n, -1)  # (N, D)
@@ -567,10 +567,10 @@ class ExperimentConfig:
     seed: int = 0  # seeds the attacks and, through TrainConfig, the models
 
     def __post_init__(self) -> None:
-        check_positive_int("images", self.images)
-        check_positive_int("steps", self.steps)
-        check_positive("T", self.T)
-        check_positive("fgsm_eps", self.fgsm_eps)
+        require_positive_int("images", self.images)
+        require_positive_int("steps", self.steps)
+        require_positive("T", self.T)
+        require_positive("fgsm_eps", self.fgsm_eps)
 
 
 def experiment_models(data: Digits, T: float = ExperimentConfig.T) -> dict[str, nn.Module]:
@@ -591,7 +591,7 @@ def attack_set(
     Attacking only correctly classified inputs keeps zero distances (already
     wrong) out of the medians.
     """
-    check_positive_int("n", n)
+    require_positive_int("n", n)
     correct = torch.ones(len(y), dtype=torch.bool)
     for model in models.values():
         correct &= predict_logits(model, x).argmax(dim=1) == y
@@ -615,7 +615,7 @@ def minimal_perturbation(
         raise TypeError(
             f"attack must be callable as attack(eps) -> AttackResult, got {type(attack).__name__}"
         )
-    grid = sorted(check_positive("eps_grid[i]", e) for e in eps_grid)
+    grid = sorted(require_positive("eps_grid[i]", e) for e in eps_grid)
     if not grid:
         raise ValueError("eps_grid must hold at least one budget, got none")
     best, budget = x.clone(), torch.full((len(x),), torch.inf)
@@ -776,7 +776,7 @@ def toy_predict(points: torch.Tensor) -> torch.Tensor:
     ``points``: ``(B, 2)``; returns ``(B,)`` int64. The boundary is
     ``p_2 = 0.55 + 0.12 sin(2 pi p_1)``: curved, so the walk has to follow it.
     """
-    check_tensor("points", points, ndim=2, floating=True)
+    require_tensor("points", points, ndim=2, floating=True)
     if points.shape[1] != 2:
         raise ValueError(f"points must have shape (B, 2), got {tuple(points.shape)}")
     boundary = 0.55 + 0.12 * torch.sin(2 * math.pi * points[:, 0])
@@ -788,7 +788,7 @@ def toy_predict(points: torch.Tensor) -> torch.Tensor:
 
 def distance_figure(results: dict[str, BoundaryResult], curves: int = 8) -> Figure:
     """L2 distance against queries (log-log) for ``curves`` images of each result, and the median."""
-    check_positive_int("curves", curves)
+    require_positive_int("curves", curves)
     with style_context():
         fig, axes = plt.subplots(
             1, len(results), figsize=(4.6 * len(results), 3.4), squeeze=False, sharey=True
@@ -840,7 +840,7 @@ def checkpoint_figure(x: torch.Tensor, result: BoundaryResult, steps: Sequence[i
     missing = [s for s in steps if s not in result.snapshots]
     if missing:
         raise ValueError(f"steps must be in result.snapshots {sorted(result.snapshots)}, got {missing}")
-    rows = min(check_positive_int("rows", rows), len(x))
+    rows = min(require_positive_int("rows", rows), len(x))
     with style_context():
         fig, axes = plt.subplots(rows, 1 + 2 * len(steps), figsize=(1.25 * (1 + 2 * len(steps)), 1.75 * rows))
         axes = np.atleast_2d(axes)

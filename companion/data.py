@@ -21,10 +21,10 @@ from sklearn.datasets import load_digits as _sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
 from companion.validation import (
-    check_positive_int,
-    check_probability,
-    check_same_length,
-    check_tensor,
+    require_positive_int,
+    require_probability,
+    require_same_length,
+    require_tensor,
 )
 
 __all__ = ["NUM_CLASSES", "PIXELS", "Digits", "batches", "load_digits", "to_images"]
@@ -99,7 +99,7 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Digits:
     >>> float(data.x_train.min()), float(data.x_train.max())
     (0.0, 1.0)
     """
-    check_probability("test_fraction", test_fraction)
+    require_probability("test_fraction", test_fraction)
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -118,7 +118,7 @@ def to_images(x: torch.Tensor) -> torch.Tensor:
 
     Image-form input is returned as it is.
     """
-    check_tensor("x", x, ndim=(2, 4))
+    require_tensor("x", x, ndim=(2, 4))
     if x.ndim == 4:
         if tuple(x.shape[1:]) != (1, 8, 8):
             raise ValueError(f"x must have shape (N, 1, 8, 8) or (N, 64), got {tuple(x.shape)}")
@@ -152,10 +152,10 @@ def batches(
         Source of the shuffle order. Required when ``shuffle`` is true, so the
         order is reproducible.
     """
-    check_tensor("x", x)
-    check_tensor("y", y)
-    check_same_length("x", x, "y", y)
-    check_positive_int("batch_size", batch_size)
+    require_tensor("x", x)
+    require_tensor("y", y)
+    require_same_length("x", x, "y", y)
+    require_positive_int("batch_size", batch_size)
     if shuffle and generator is None:
         raise ValueError("generator is required when shuffle=True (pass a seeded torch.Generator)")
     n = x.shape[0]

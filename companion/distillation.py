@@ -17,7 +17,7 @@ cross-entropy of ``z / T``, :func:`cross_entropy_at`) succeed as on an
 undistilled model (Carlini & Wagner 2016). Hinton et al.'s (2015) distillation
 loss, whose purpose is compression, is :func:`hinton_loss`.
 
-The exercises' checks (:mod:`companion.exercises`) are :func:`check_float32_thresholds`
+The exercises' checks (:mod:`companion.classroom.exercises`) are :func:`check_float32_thresholds`
 (``ex-distillation-float32``), :func:`check_softmax` (``ex-distillation-stable``) and
 :func:`check_fgsm_budgets` (``ex-distillation-eps``).
 
@@ -49,8 +49,8 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import exercises
 from companion.attacks import Loss, fgsm, input_gradient, logit_margin
+from companion.classroom import exercises
 from companion.data import Digits
 from companion.plotting import COLORS, style_context
 from companion.training import (
@@ -63,11 +63,11 @@ from companion.training import (
     train_classifier,
 )
 from companion.validation import (
-    check_labels,
-    check_positive,
-    check_probability,
-    check_same_length,
-    check_tensor,
+    require_labels,
+    require_positive,
+    require_probability,
+    require_same_length,
+    require_tensor,
 )
 
 __all__ = [
@@ -112,7 +112,7 @@ about 0.96 with 1e-2 (asserted in ``tests/test_distillation.py``).
 
 
 def _check_logits(name: str, logits: torch.Tensor) -> torch.Tensor:
-    check_tensor(name, logits, ndim=2, floating=True)
+    require_tensor(name, logits, ndim=2, floating=True)
     if logits.shape[1] < 1:
         raise ValueError(f"{name} must have shape (N, K) with K >= 1 classes, got {tuple(logits.shape)}")
     return logits
@@ -139,7 +139,7 @@ def softmax_with_temperature(logits: torch.Tensor, T: float) -> torch.Tensor:
         ``(N, K)`` probabilities, rows summing to 1.
     """
     _check_logits("logits", logits)
-    T = check_positive("T", T)
+    T = require_positive("T", T)
     return torch.softmax(logits / T, dim=1)
 
 
@@ -150,7 +150,7 @@ def softmax_jacobian(z: torch.Tensor, T: float) -> torch.Tensor:
     diagonal a factor ``1 - F_i``: when the output saturates to one-hot the
     whole Jacobian tends to zero, and in float32 it becomes exactly zero.
     """
-    check_tensor("z", z, ndim=1, floating=True)
+    require_tensor("z", z, ndim=1, floating=True)
     p = softmax_with_temperature(z[None], T)[0]  # (K,)
     return (torch.diag(p) - p[:, None] * p[None, :]) / T  # (K, K)
 
@@ -191,8 +191,8 @@ def softmax_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor
         ``(N,)`` losses; ``inf`` (with a NaN gradient) where ``F_y`` underflows to 0.
     """
     _check_logits("logits", logits)
-    check_labels("y", y, num_classes=logits.shape[1])
-    check_same_length("logits", logits, "y", y)
+    require_labels("y", y, num_classes=logits.shape[1])
+    require_same_length("logits", logits, "y", y)
     probabilities = torch.softmax(logits, dim=1)  # (N, K), rounded to float32
     return -torch.log(probabilities.gather(1, y[:, None]).squeeze(1))  # (N,)
 
@@ -205,7 +205,7 @@ def cross_entropy_at(T: float) -> Loss:
     so the softmax is no longer saturated and the gradient is not zero.
     Returns ``loss(logits (N, K), y (N,)) -> (N,)``.
     """
-    T = check_positive("T", T)
+    T = require_positive("T", T)
 
     def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits / T, y, reduction="none")  # (N,)
@@ -297,7 +297,7 @@ def defensive_distillation(
         raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    T = check_positive("T", T)
+    T = require_positive("T", T)
     loss_fn = _temperature_loss(T)
     teacher, teacher_history = train_classifier(data, model_name, config, loss_fn=loss_fn)
     targets = soft_labels(teacher, data.x_train, T)  # (N, K), F(X)
@@ -363,10 +363,10 @@ def evaluate_defence(
         FGSM success rates are over all of ``x`` (an input the model already gets
         wrong counts as a success), as :class:`companion.attacks.AttackResult` defines them.
     """
-    check_positive("eps", eps, allow_zero=True)
+    require_positive("eps", eps, allow_zero=True)
     z = predict_logits(model, x)  # (N, K)
     return DefenceReport(
-        T=check_positive("T", T),
+        T=require_positive("T", T),
         accuracy=accuracy(model, x, y),
         fgsm_probabilities=fgsm(model, x, y, eps, loss=softmax_cross_entropy).success_rate,
         fgsm_logits=fgsm(model, x, y, eps, loss=logit_margin).success_rate,
@@ -403,8 +403,8 @@ def temperature_sweep(
     if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Sequence) or not temperatures:
         raise ValueError(f"temperatures must be a non-empty sequence of numbers, got {temperatures!r}")
     for T in temperatures:
-        check_positive("temperatures[i]", T)
-    check_positive("eps", eps, allow_zero=True)
+        require_positive("temperatures[i]", T)
+    require_positive("eps", eps, allow_zero=True)
     reports = []
     for T in temperatures:
         student = defensive_distillation(data, T, config).student
@@ -452,17 +452,17 @@ def hinton_loss(
             f"student_logits and teacher_logits must have the same shape, got "
             f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
         )
-    check_labels("y", y, num_classes=student_logits.shape[1])
-    check_same_length("student_logits", student_logits, "y", y)
-    T = check_positive("T", T)
-    alpha = check_probability("alpha", alpha)
+    require_labels("y", y, num_classes=student_logits.shape[1])
+    require_same_length("student_logits", student_logits, "y", y)
+    T = require_positive("T", T)
+    alpha = require_probability("alpha", alpha)
     p = softmax_with_temperature(teacher_logits.detach(), T)  # (N, K) soft targets
     soft = F.cross_entropy(student_logits / T, p)
     hard = F.cross_entropy(student_logits, y)
     return alpha * T**2 * soft + (1 - alpha) * hard
 
 
-# --- Exercise checks (companion.exercises) ------------------------------------------------------
+# --- Exercise checks (companion.classroom.exercises) ------------------------------------------------------
 
 
 @exercises.check("ex-distillation-stable")
@@ -675,7 +675,7 @@ def check_fgsm_budgets(
             raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(eps, (str, bytes)) or not isinstance(eps, Sequence) or not eps:
         raise ValueError(f"eps must be a non-empty sequence of budgets, got {eps!r}")
-    eps = [check_positive("eps[i]", e, allow_zero=True) for e in eps]
+    eps = [require_positive("eps[i]", e, allow_zero=True) for e in eps]
     expected = {
         (loss, name): [fgsm(model, x, y, e, loss=FGSM_LOSSES[loss]).success_rate for e in eps]
         for loss in FGSM_LOSSES
@@ -732,8 +732,8 @@ def temperature_figure(z: torch.Tensor, T: float) -> Figure:
     :func:`softmax_jacobian` in float64 and float32; crosses mark temperatures
     where the float32 Jacobian is exactly zero.
     """
-    check_tensor("z", z, ndim=1, floating=True)
-    T = check_positive("T", T)
+    require_tensor("z", z, ndim=1, floating=True)
+    T = require_positive("T", T)
     grid = np.logspace(-2, 2, 200)  # temperatures
     probabilities = torch.stack([softmax_with_temperature(z[None].double(), t)[0] for t in grid])  # (G, K)
     norm64 = np.array([softmax_jacobian(z.double(), t).norm().item() for t in grid])  # (G,)

@@ -21,14 +21,14 @@ import torch
 from torch import nn
 
 from companion.data import NUM_CLASSES, PIXELS
-from companion.validation import check_positive_int, check_tensor
+from companion.validation import require_positive_int, require_tensor
 
 __all__ = ["MLP", "SmallCNN", "build_model", "eval_mode", "preserve_modes"]
 
 
 def _flat_digits(x: torch.Tensor) -> torch.Tensor:
     """Accept ``(N, 64)`` or ``(N, 1, 8, 8)``; return ``(N, 64)``."""
-    check_tensor("x", x, ndim=(2, 4), floating=True)
+    require_tensor("x", x, ndim=(2, 4), floating=True)
     if x.shape[0] and x[0].numel() != PIXELS:
         raise ValueError(f"x must have shape (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
     return x.reshape(x.shape[0], PIXELS)
@@ -52,7 +52,7 @@ class MLP(nn.Module):
         super().__init__()
         if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
             raise TypeError(f"hidden must be a sequence of ints, got {type(hidden).__name__}")
-        widths = [PIXELS] + [check_positive_int("hidden[i]", h) for h in hidden]
+        widths = [PIXELS] + [require_positive_int("hidden[i]", h) for h in hidden]
         layers: list[nn.Module] = []
         for d_in, d_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(d_in, d_out), nn.ReLU()]
@@ -74,7 +74,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, channels: int = 16) -> None:
         super().__init__()
-        check_positive_int("channels", channels)
+        require_positive_int("channels", channels)
         self.features = nn.Sequential(
             nn.Conv2d(1, channels, 3, padding=1),
             nn.ReLU(),  # (N, C, 8, 8)

@@ -16,7 +16,7 @@ goal is reached, and from there on only ``D`` is optimised.
 - The same pattern elsewhere: hinge vs linear loss, PPO's clipped surrogate,
   and learned task weights that need a regulariser.
 - Exercise checks (:func:`check_capped_optimum`, :func:`check_capped_f6`,
-  :func:`check_capped_search`): each returns a ``companion.exercises.Feedback`` that
+  :func:`check_capped_search`): each returns a ``companion.classroom.exercises.Feedback`` that
   says what is wrong without giving the answer.
 
 References
@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from companion import exercises
 from companion.attacks import AttackResult, carlini_wagner_l2, f6, logit_margin
+from companion.classroom import exercises
 from companion.plotting import COLORS, styled
 from companion.training import predict_logits
-from companion.validation import check_positive, check_positive_int, check_tensor
+from companion.validation import require_positive, require_positive_int, require_tensor
 
 __all__ = [
     "CW_SETTINGS",
@@ -83,7 +83,7 @@ def cap(g: torch.Tensor, kappa: float = 0.0, capped: bool = True) -> torch.Tenso
 
     Below ``-kappa`` the capped value is constant, so its gradient is zero.
     """
-    kappa = check_positive("kappa", kappa, allow_zero=True)
+    kappa = require_positive("kappa", kappa, allow_zero=True)
     return g.clamp(min=-kappa) if capped else g
 
 
@@ -127,8 +127,8 @@ class LinearToy:
         with ``t_kappa = (kappa - m(x0)) / |u|`` the distance to ``m = kappa``
         (0 if ``x0`` already has that margin).
         """
-        c = check_positive("c", c)
-        kappa = check_positive("kappa", kappa, allow_zero=True)
+        c = require_positive("c", c)
+        kappa = require_positive("kappa", kappa, allow_zero=True)
         x0, u = torch.tensor(self.x0), torch.tensor(self.u)
         norm = u.norm()
         t = c * norm / 2
@@ -146,9 +146,9 @@ def descend(
     ``objective`` maps points ``(M, d)`` to values ``(M,)``. Returns the
     trajectory ``(steps + 1, d)``, starting with ``p0``.
     """
-    check_tensor("p0", p0, ndim=1, floating=True)
-    lr = check_positive("lr", lr)
-    check_positive_int("steps", steps)
+    require_tensor("p0", p0, ndim=1, floating=True)
+    lr = require_positive("lr", lr)
+    require_positive_int("steps", steps)
     p = p0.detach().clone().requires_grad_(True)
     path = [p.detach().clone()]
     for _ in range(steps):
@@ -253,7 +253,7 @@ def summarise_attack(model, x: torch.Tensor, y: torch.Tensor, result: AttackResu
     """
     if not isinstance(result, AttackResult):
         raise TypeError(f"result must be an AttackResult, got {type(result).__name__}")
-    check_tensor("x", x, floating=True)
+    require_tensor("x", x, floating=True)
     if result.adversarial.shape != x.shape:
         raise ValueError(
             f"result.adversarial must have the shape of x, {tuple(x.shape)}, "
@@ -349,7 +349,7 @@ def hinge_vs_linear(lam: float = 0.01, lr: float = 0.1, steps: int = 500, seed: 
     Returns ``x`` ``(N, 2)``, ``y`` ``(N,)`` in {-1, +1}, and per loss
     (``"linear"``, ``"hinge"``) the weights ``theta`` ``(2,)`` and the accuracy.
     """
-    lam = check_positive("lam", lam)
+    lam = require_positive("lam", lam)
     generator = torch.Generator().manual_seed(seed)
     centres = torch.tensor([[5.0, 0.0], [0.3, 1.0], [0.5, -1.0]])  # far +1, near +1, near -1
     counts, labels = (45, 5, 50), (1.0, 1.0, -1.0)
@@ -378,7 +378,7 @@ def ppo_surrogate(
     the plain ``r A`` (eq. 6), whose gain keeps growing as the new policy moves
     away from the old one (``r = pi_theta / pi_old``).
     """
-    eps = check_positive("eps", eps)
+    eps = require_positive("eps", eps)
     if not clipped:
         return ratio * advantage
     return torch.minimum(ratio * advantage, ratio.clamp(1 - eps, 1 + eps) * advantage)
@@ -526,8 +526,8 @@ def check_capped_optimum(
     ``capped_optimum(c, kappa)`` (called with ``c`` and ``kappa``) or a number.
     Call the check once per ``(c, kappa)`` the exercise asks about.
     """
-    c = check_positive("c", c)
-    kappa = check_positive("kappa", kappa, allow_zero=True)
+    c = require_positive("c", c)
+    kappa = require_positive("kappa", kappa, allow_zero=True)
     name = "capped_optimum"
     if callable(answer):
         answer = exercises.call(answer, name, c, kappa)
@@ -631,8 +631,8 @@ def check_capped_search(
     """
     if not isinstance(networks, Mapping) or {name for name, _ in SEARCH_KEYS} - set(networks):
         raise TypeError(f"networks must map 'distilled' and 'standard' to models, got {networks!r}")
-    check_tensor("x", x, floating=True)
-    check_positive_int("search_steps", search_steps)
+    require_tensor("x", x, floating=True)
+    require_positive_int("search_steps", search_steps)
     results = _search_table(exercises.answered(searched, "searched", "a dict {(network, capped): result}"))
     for key, result in results.items():
         _check_search_result(key, result, networks[key[0]], x, y, search_steps)

@@ -18,7 +18,7 @@ import torch
 from matplotlib.figure import Figure
 
 from companion.data import to_images
-from companion.validation import check_labels, check_positive_int, check_tensor
+from companion.validation import require_labels, require_positive_int, require_tensor
 
 __all__ = [
     "COLORS",
@@ -122,16 +122,16 @@ def digit_grid(
     signed : bool
         Draw with a diverging colour map centred on 0 (for perturbations).
     """
-    images = to_images(check_tensor("images", images, floating=True)).detach().cpu().numpy()
+    images = to_images(require_tensor("images", images, floating=True)).detach().cpu().numpy()
     n = images.shape[0]
     if n == 0:
         raise ValueError("images must hold at least one image, got 0")
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None:
-            check_labels(name, values)
+            require_labels(name, values)
             if len(values) != n:
                 raise ValueError(f"{name} must have {n} entries (one per image), got {len(values)}")
-    check_positive_int("ncols", ncols)
+    require_positive_int("ncols", ncols)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.0 * ncols, 1.15 * nrows + 0.3), squeeze=False)
@@ -193,8 +193,8 @@ def prediction_figure(
     ``probabilities``: ``(K,)`` summing to 1; ``image``: ``(64,)`` or
     ``(1, 8, 8)`` in [0, 1]; the true ``label`` is drawn in green when given.
     """
-    check_tensor("probabilities", probabilities, ndim=1, floating=True)
-    check_tensor("image", image, floating=True)
+    require_tensor("probabilities", probabilities, ndim=1, floating=True)
+    require_tensor("image", image, floating=True)
     if image.numel() != 64:
         raise ValueError(f"image must hold 64 pixels (8x8), got shape {tuple(image.shape)}")
     p = probabilities.detach().cpu().numpy()

@@ -21,7 +21,7 @@ Character ``i`` of a key (counting from 0 in Python) is the bit ``x_{i+1}`` of t
   dependent table and how to tell it from a product of its marginals.
 - :func:`sample_bits` and :func:`empirical_joint`: Monte Carlo estimates with a
   ``torch.Generator``, and their standard errors.
-- Exercise checks (``check_answer_*``, see :mod:`companion.exercises`): each returns a
+- Exercise checks (``check_answer_*``, see :mod:`companion.classroom.exercises`): each returns a
   ``Feedback`` for one exercise of the chapter, ``Correct`` or ``Not yet`` with a hint that never
   reveals the answer. The first five verify a student's answer against the student's own
   :class:`ExerciseParameters` (drawn from a seed by :func:`exercise_parameters`);
@@ -53,9 +53,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from companion import exercises
+from companion.classroom import exercises
 from companion.plotting import COLORS, styled
-from companion.validation import check_positive_int, check_probability, check_tensor
+from companion.validation import require_positive_int, require_probability, require_tensor
 
 __all__ = [
     "TOLERANCE",
@@ -123,7 +123,7 @@ def _is_number(value: object) -> bool:
 def _check_p(p: object, name: str = "p") -> list[float]:
     """``p`` as a list of floats in [0, 1]: a non-empty sequence of numbers or a 1-d float tensor."""
     if isinstance(p, torch.Tensor):
-        check_tensor(name, p, ndim=1, floating=True)
+        require_tensor(name, p, ndim=1, floating=True)
         p = p.tolist()
     elif isinstance(p, np.ndarray):
         if p.ndim != 1:
@@ -138,13 +138,13 @@ def _check_p(p: object, name: str = "p") -> list[float]:
         raise ValueError(
             f"{name} must hold at least one probability (one per bit), got an empty {type(p).__name__}"
         )
-    return [check_probability(f"{name}[{i}]", value) for i, value in enumerate(p)]
+    return [require_probability(f"{name}[{i}]", value) for i, value in enumerate(p)]
 
 
 def outcomes(n: int) -> list[str]:
     """All ``2^n`` outcome strings of ``n`` bits in lexicographic order: ``outcomes(2)`` is
     ``['00', '01', '10', '11']``."""
-    check_positive_int("n", n)
+    require_positive_int("n", n)
     return ["".join(bits) for bits in itertools.product("01", repeat=n)]
 
 
@@ -277,7 +277,7 @@ def check_joint(table: Mapping[str, float], *, atol: float = 1e-9, name: str = "
 def format_table(table: Mapping[str, float], digits: int = 4) -> str:
     """One line per outcome, ``P(01) = 0.1600``, and the total: for printing in a notebook."""
     n, keys = _check_table_shape(table, "table")
-    check_positive_int("digits", digits)
+    require_positive_int("digits", digits)
     lines = [f"P({x}) = {table[x]:.{digits}f}" for x in keys]
     lines.append(f"{'sum':>{n + 3}} = {math.fsum(table[x] for x in keys):.{digits}f}")
     return "\n".join(lines)
@@ -297,8 +297,8 @@ def binomial_pmf(n: int, p: float) -> list[float]:
     >>> [round(P, 4) for P in binomial_pmf(2, 0.2)]
     [0.64, 0.32, 0.04]
     """
-    check_positive_int("n", n)
-    p = check_probability("p", p)
+    require_positive_int("n", n)
+    p = require_probability("p", p)
     return [math.comb(n, k) * p**k * (1.0 - p) ** (n - k) for k in range(n + 1)]
 
 
@@ -326,8 +326,8 @@ def _check_generator(generator: object) -> None:
 
 
 def _check_votes(q: object, m: object, rho: object) -> tuple[float, int, float]:
-    q, rho = check_probability("q", q), check_probability("rho", rho)
-    check_positive_int("m", m)
+    q, rho = require_probability("q", q), require_probability("rho", rho)
+    require_positive_int("m", m)
     if m % 2 == 0:
         raise ValueError(
             f"m must be odd so that a majority vote has no ties, got {m}; try {m - 1} or {m + 1}"
@@ -382,8 +382,8 @@ def sample_votes(
     torch.Tensor
         ``(num_samples, m)`` bool.
     """
-    q, m, rho = check_probability("q", q), check_positive_int("m", m), check_probability("rho", rho)
-    check_positive_int("num_samples", num_samples)
+    q, m, rho = require_probability("q", q), require_positive_int("m", m), require_probability("rho", rho)
+    require_positive_int("num_samples", num_samples)
     _check_generator(generator)
     N = num_samples
     S = torch.rand(N, 1, generator=generator, dtype=torch.float64) < rho  # (N, 1) shared switch
@@ -525,7 +525,7 @@ def correlation_range(p1: float, p2: float) -> tuple[float, float]:
     entry of the table to be non-negative; dividing ``P(11) - p1 p2`` by
     ``sqrt(p1 (1 - p1) p2 (1 - p2))`` gives the range. Needs ``0 < p1, p2 < 1``.
     """
-    p1, p2 = check_probability("p1", p1), check_probability("p2", p2)
+    p1, p2 = require_probability("p1", p1), require_probability("p2", p2)
     for name, value in (("p1", p1), ("p2", p2)):
         if value in (0.0, 1.0):
             raise ValueError(
@@ -574,7 +574,7 @@ def sample_bits(
         ``(num_samples, n)`` int64 in {0, 1}.
     """
     p = _check_p(p)
-    check_positive_int("num_samples", num_samples)
+    require_positive_int("num_samples", num_samples)
     _check_generator(generator)
     probabilities = torch.tensor(p, dtype=torch.float64).expand(num_samples, len(p))  # (N, n)
     return torch.bernoulli(probabilities, generator=generator).long()
@@ -582,7 +582,7 @@ def sample_bits(
 
 def _outcome_index(samples: torch.Tensor) -> torch.Tensor:
     """``(N, n)`` bits -> ``(N,)`` position of each outcome string in :func:`outcomes` ``(n)``."""
-    check_tensor("samples", samples, ndim=2, floating=False)
+    require_tensor("samples", samples, ndim=2, floating=False)
     if samples.shape[0] == 0 or samples.shape[1] == 0:
         raise ValueError(f"samples must have at least one row and one bit, got shape {tuple(samples.shape)}")
     if samples.min() < 0 or samples.max() > 1:
@@ -612,8 +612,8 @@ def running_frequencies(samples: torch.Tensor) -> torch.Tensor:
 def standard_error(P: float, num_samples: int) -> float:
     """``sqrt(P (1 - P) / N)``: the standard deviation of a frequency estimate of ``P`` from ``N``
     independent draws. About 95% of estimates lie within ``Z_95`` standard errors of ``P``."""
-    P = check_probability("P", P)
-    check_positive_int("num_samples", num_samples)
+    P = require_probability("P", P)
+    require_positive_int("num_samples", num_samples)
     return math.sqrt(P * (1 - P) / num_samples)
 
 
@@ -654,7 +654,7 @@ def convergence_figure(p: Sequence[float], samples: torch.Tensor) -> Figure:
 def count_figure(p: float, samples: torch.Tensor) -> Figure:
     """The binomial ``P(K = k)`` for ``n`` bits each 1 with probability ``p`` (bars) beside the
     frequencies of ``K`` in ``samples`` (``(N, n)`` int in {0, 1}, dots)."""
-    check_tensor("samples", samples, ndim=2, floating=False)
+    require_tensor("samples", samples, ndim=2, floating=False)
     N, n = samples.shape
     pmf = binomial_pmf(n, p)
     frequencies = torch.bincount(samples.sum(dim=1), minlength=n + 1).double() / N  # (n + 1,)
@@ -768,8 +768,8 @@ class ExerciseParameters:
         if len(p) != 2:
             raise ValueError(f"p must hold two probabilities (P(x_1 = 1), P(x_2 = 1)), got {len(p)}")
         object.__setattr__(self, "p", tuple(p))
-        object.__setattr__(self, "p_count", check_probability("p_count", self.p_count))
-        object.__setattr__(self, "q", check_probability("q", self.q))
+        object.__setattr__(self, "p_count", require_probability("p_count", self.p_count))
+        object.__setattr__(self, "q", require_probability("q", self.q))
         table = check_joint(self.table, name="table")
         if len(next(iter(table))) != 2:
             raise ValueError(
@@ -854,7 +854,7 @@ def _scalar(value: object) -> object:
 def _number(value: object, name: str, what: str) -> float:
     """The student's ``value`` as a float: a real number or a one-element tensor or array.
 
-    Raises :class:`~companion.exercises.NotYet` for ``None`` (the stub) and anything else,
+    Raises :class:`~companion.classroom.exercises.NotYet` for ``None`` (the stub) and anything else,
     saying that ``name`` should be ``what``.
     """
     value = _scalar(exercises.answered(value, name, what))
@@ -864,7 +864,8 @@ def _number(value: object, name: str, what: str) -> float:
 
 
 def _probability(answer: object) -> float:
-    """``answer`` as a probability; :class:`~companion.exercises.NotYet` unless it is a number in [0, 1]."""
+    """``answer`` as a probability; :class:`~companion.classroom.exercises.NotYet` unless it is a
+    number in [0, 1]."""
     answer = _scalar(exercises.answered(answer, "answer", "a number (a probability)"))
     if not _is_number(answer):
         raise exercises.NotYet(
@@ -999,7 +1000,7 @@ def check_answer_majority(answer: object, params: ExerciseParameters) -> str:
 
 
 def _boolean(value: object, name: str) -> bool:
-    """The student's ``value`` as a bool; :class:`~companion.exercises.NotYet` unless it is one."""
+    """The student's ``value`` as a bool; :class:`~companion.classroom.exercises.NotYet` unless it is one."""
     exercises.answered(value, name, "True or False")
     if not isinstance(value, bool | np.bool_):
         raise exercises.NotYet(f"`{name}` should be True or False, got {type(value).__name__}.")
@@ -1007,7 +1008,8 @@ def _boolean(value: object, name: str) -> bool:
 
 
 def _check_marginals(got: list[float], table: Table) -> None:
-    """:class:`~companion.exercises.NotYet` unless ``got`` is ``(P(x_1 = 1), P(x_2 = 1))`` of ``table``."""
+    """:class:`~companion.classroom.exercises.NotYet` unless ``got`` is
+    ``(P(x_1 = 1), P(x_2 = 1))`` of ``table``."""
     m1, m2 = table["10"] + table["11"], table["01"] + table["11"]
     if _close(got[0], m1) and _close(got[1], m2):
         return
@@ -1059,7 +1061,7 @@ XOR_PAIRS = ((0, 1), (0, 2), (1, 2))
 
 
 def _check_xor_table(xor: object) -> None:
-    """:class:`~companion.exercises.NotYet` unless ``xor`` is the table of :func:`_xor_table`
+    """:class:`~companion.classroom.exercises.NotYet` unless ``xor`` is the table of :func:`_xor_table`
     (each entry within :data:`TOLERANCE`), with a hint for the usual slips."""
     xor = exercises.answered(xor, "xor", "a dict from the 8 outcomes '000' ... '111' to probabilities")
     try:  # eight entries rounded to 3 decimals
@@ -1126,12 +1128,12 @@ def _coverage_probability(P: float, N: int, half_width: float) -> float:
 
 
 def _check_coverage_setting(P: object, half_width: object, repeats: object) -> tuple[float, float, int]:
-    P, half_width = check_probability("P", P), check_probability("half_width", half_width)
+    P, half_width = require_probability("P", P), require_probability("half_width", half_width)
     if not 0 < P < 1 or not 0 < half_width:
         raise ValueError(
             f"P must lie strictly between 0 and 1 and half_width be > 0, got {P} and {half_width}"
         )
-    return P, half_width, check_positive_int("repeats", repeats)
+    return P, half_width, require_positive_int("repeats", repeats)
 
 
 _DRAWS_SLIPS = (  # (N as a multiple of the right one, the hint for that slip)
@@ -1180,7 +1182,7 @@ def _estimates(P_hat: object, repeats: int) -> torch.Tensor:
 
 
 def _check_simulation(estimates: torch.Tensor, N: int, P: float) -> None:
-    """:class:`~companion.exercises.NotYet` unless ``estimates`` look like independent frequencies
+    """:class:`~companion.classroom.exercises.NotYet` unless ``estimates`` look like independent frequencies
     out of ``N`` draws of an event of probability ``P``: multiples of ``1 / N``, mean within 4
     standard errors of ``P``, standard deviation within 20% of ``sqrt(P (1 - P) / N)``."""
     counts = estimates * N

@@ -16,7 +16,7 @@
   ``companion.training.train``.
 - :func:`check_parameter_count`, :func:`check_gru_step`, :func:`check_sequence_length`: the
   checks of the exercises ``ex-rnn-count``, ``ex-rnn-step`` and ``ex-rnn-length``
-  (:mod:`companion.exercises`); :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer
+  (:mod:`companion.classroom.exercises`); :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer
   and its static figure.
 
 Notation (as in the chapter): ``T`` sequence length, ``N`` batch size, ``d_x`` (torch's
@@ -53,12 +53,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion import exercises
+from companion.classroom import exercises
 from companion.data import Digits
 from companion.plotting import COLORS, style_context
 from companion.runtime import progress
 from companion.training import History, TrainConfig, train
-from companion.validation import check_positive, check_positive_int, check_probability, check_tensor
+from companion.validation import require_positive, require_positive_int, require_probability, require_tensor
 
 __all__ = [
     "CELLS",
@@ -115,8 +115,8 @@ class _Cell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.input_size = require_positive_int("input_size", input_size)
+        self.hidden_size = require_positive_int("hidden_size", hidden_size)
         rows = GATES[self.kind] * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
         self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
@@ -136,13 +136,13 @@ class _Cell(nn.Module):
 
     def _check_step(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
         """Check ``x (N, I)`` and ``h (N, H)``; return ``h`` (zeros when None)."""
-        check_tensor("x", x, ndim=2, floating=True)
+        require_tensor("x", x, ndim=2, floating=True)
         n = x.shape[0]
         if x.shape[1] != self.input_size:
             raise ValueError(f"x must have shape (N, {self.input_size}), got {tuple(x.shape)}")
         if h is None:
             return x.new_zeros(n, self.hidden_size)
-        check_tensor("h", h, ndim=2, floating=True)
+        require_tensor("h", h, ndim=2, floating=True)
         if tuple(h.shape) != (n, self.hidden_size):
             raise ValueError(f"h must have shape ({n}, {self.hidden_size}), got {tuple(h.shape)}")
         return h
@@ -325,7 +325,7 @@ def unroll(cell: Cell, x: torch.Tensor, state=None) -> tuple[list[torch.Tensor],
     """
     if not isinstance(cell, (RNNCell, GRUCell, LSTMCell)):
         raise TypeError(f"cell must be an RNNCell, GRUCell or LSTMCell, got {type(cell).__name__}")
-    check_tensor("x", x, ndim=3, floating=True)
+    require_tensor("x", x, ndim=3, floating=True)
     if x.shape[2] != cell.input_size:
         raise ValueError(f"x must have shape (T, N, {cell.input_size}), got {tuple(x.shape)}")
     hs = []
@@ -376,7 +376,10 @@ def parameter_count(kind: str, input_size: int, hidden_size: int, biases: int = 
     (1920, 2560)
     """
     _check_kind(kind)
-    d_x, d_h = check_positive_int("input_size", input_size), check_positive_int("hidden_size", hidden_size)
+    d_x, d_h = (
+        require_positive_int("input_size", input_size),
+        require_positive_int("hidden_size", hidden_size),
+    )
     if biases not in (0, 1, 2) or isinstance(biases, bool):
         raise ValueError(f"biases must be 0, 1 or 2, got {biases!r}")
     return GATES[kind] * (d_h * d_x + d_h * d_h + biases * d_h)
@@ -406,7 +409,7 @@ def adding_problem(n: int, T: int, generator: torch.Generator) -> tuple[torch.Te
     The modern form (as in Le et al. 2015); the 1997 paper used values in [-1, 1] and the
     first ten steps for the first marker.
     """
-    n, T = check_positive_int("n", n), check_positive_int("T", T)
+    n, T = require_positive_int("n", n), require_positive_int("T", T)
     if T < 2:
         raise ValueError(f"T must be >= 2 (one marker in each half), got {T}")
     if not isinstance(generator, torch.Generator):
@@ -431,8 +434,8 @@ def _fused_with_readout(
     the LSTM's forget-gate biases start at a total of ``forget_bias`` (``bias_ih`` slice set
     to it, ``bias_hh`` slice to 0), after Jozefowicz et al. (2015).
     """
-    check_positive_int("input_size", input_size)
-    H = check_positive_int("hidden_size", hidden_size)
+    require_positive_int("input_size", input_size)
+    H = require_positive_int("hidden_size", hidden_size)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
@@ -489,11 +492,11 @@ class AddingConfig:
 
     def __post_init__(self) -> None:
         for name in ("T", "iterations", "hidden_size", "batch_size", "eval_every", "test_size"):
-            check_positive_int(name, getattr(self, name))
+            require_positive_int(name, getattr(self, name))
         if self.T < 2:
             raise ValueError(f"T must be >= 2, got {self.T}")
-        check_positive("lr", self.lr)
-        check_positive("clip", self.clip)
+        require_positive("lr", self.lr)
+        require_positive("clip", self.clip)
         if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)):
             raise TypeError(f"forget_bias must be a number, got {type(self.forget_bias).__name__}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -577,8 +580,8 @@ def hidden_state_gradients(model: SequenceRegressor, x: torch.Tensor, y: torch.T
     """
     if not isinstance(model, SequenceRegressor):
         raise TypeError(f"model must be a SequenceRegressor, got {type(model).__name__}")
-    check_tensor("x", x, ndim=3, floating=True)
-    check_tensor("y", y, ndim=1, floating=True)
+    require_tensor("x", x, ndim=3, floating=True)
+    require_tensor("y", y, ndim=1, floating=True)
     if x.shape[1] != y.shape[0]:
         raise ValueError(f"x (T, N, 2) and y (N,) must have the same N, got {x.shape[1]} and {y.shape[0]}")
     cell = cell_from_fused(model.rnn).double()
@@ -687,7 +690,7 @@ class PixelClassifier(nn.Module):
         self.rnn, self.readout = _fused_with_readout(kind, 1, hidden_size, 10, forget_bias, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor("x", x, floating=True)
+        require_tensor("x", x, floating=True)
         if tuple(x.shape[1:]) not in ((self.T,), (1, 8, 8)):
             raise ValueError(f"x must have shape (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
         sequence = x.reshape(len(x), self.T).T.unsqueeze(-1)  # (64, N, 1): pixel t of every image
@@ -735,7 +738,7 @@ def pixel_curves(histories: dict[str, History]) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------
-# Exercise checks (companion.exercises: a Feedback, never an exception for a wrong answer)
+# Exercise checks (companion.classroom.exercises: a Feedback, never an exception for a wrong answer)
 # ---------------------------------------------------------------------------------------
 
 
@@ -892,7 +895,7 @@ def draw_gru_update(z: float, r: float, ax: Axes | None = None) -> Figure:
     ``h_t`` lies on the segment from ``n`` (z = 0) to ``h_{t-1}`` (z = 1); ``r`` moves ``n``
     between ``tanh(W_in x)`` (r = 0, the past ignored) and the full candidate (r = 1).
     """
-    z, r = check_probability("z", z), check_probability("r", r)
+    z, r = require_probability("z", z), require_probability("r", r)
     x, h, W_in, W_hn = _TOY["x"], _TOY["h"], _TOY["W_in"], _TOY["W_hn"]
     rs = torch.linspace(0, 1, 21)
     path = torch.tanh(W_in @ x + rs[:, None] * (W_hn @ h))  # (21, 2): n as r goes 0 -> 1

@@ -4,6 +4,11 @@ Every chapter calls :func:`seed_everything` once at the top so its numbers
 repeat from run to run. Long loops wrap their iterable in :func:`progress`,
 which is silent when the environment variable ``COMPANION_PROGRESS`` is ``0``
 (the tests and the book build set it).
+
+Randomness has one convention (``CONTRIBUTING.md``): a function that draws random
+numbers takes it as a keyword argument ``seed`` of type :data:`Seed` and turns it
+into a ``torch.Generator`` with :func:`generator`, first thing. An experiment's
+config (a dataclass) records an int ``seed`` and passes it on.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from companion.validation import require_generator_seed, require_seed
+
 T = TypeVar("T")
 
-__all__ = ["default_device", "progress", "progress_enabled", "seed_everything"]
+#: What a stochastic function accepts as ``seed``: an int (a private generator seeded with it),
+#: a ``torch.Generator`` (used, and advanced, as it is), or ``None`` (torch's global generator,
+#: which :func:`seed_everything` seeds: what torch's own functions use by default).
+Seed = int | torch.Generator | None
+
+__all__ = ["Seed", "default_device", "generator", "progress", "progress_enabled", "seed_everything"]
 
 
 def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
@@ -48,21 +60,40 @@ def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
     pick deterministic kernels where they exist and warn (not fail) where they
     do not. On the CPU every operation this course uses is deterministic.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    seed = require_seed("seed", seed)
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive int or None, got {threads!r}")
         torch.set_num_threads(threads)
-    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding the legacy global generator is the point
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     # cuBLAS needs this for deterministic matrix products on the GPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return torch.Generator().manual_seed(seed)
+
+
+def generator(seed: Seed, name: str = "seed") -> torch.Generator:
+    """The ``torch.Generator`` a stochastic function draws from, given its ``seed`` argument.
+
+    An int gives a new CPU generator seeded with it (the same numbers on every call), a
+    ``torch.Generator`` is returned as it is (so a loop that passes one generator to many calls
+    draws fresh numbers each time), and ``None`` gives ``torch.default_generator``, the global
+    generator that :func:`seed_everything` seeds and torch's own functions use by default.
+    ``name`` names the argument in the error for anything else.
+
+    >>> a = generator(3); b = generator(3)
+    >>> bool(torch.equal(torch.rand(2, generator=a), torch.rand(2, generator=b)))
+    True
+    >>> generator(None) is torch.default_generator
+    True
+    """
+    seed = require_generator_seed(name, seed)
+    if seed is None:
+        return torch.default_generator
+    if isinstance(seed, torch.Generator):
+        return seed
     return torch.Generator().manual_seed(seed)
 
 

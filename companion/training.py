@@ -13,7 +13,7 @@ a temperature loss (chapter 2); adversarial training builds adversarial
 examples inside the hook against the current model (chapter 3).
 
 :func:`check_cnn_comparison` is the check of the getting-started exercise
-``ex-getting-started-cnn`` (:mod:`companion.exercises`).
+``ex-getting-started-cnn`` (:mod:`companion.classroom.exercises`).
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion import exercises
+from companion.classroom import exercises
 from companion.data import Digits, batches
 from companion.models import SmallCNN, build_model, eval_mode, preserve_modes
 from companion.runtime import default_device, progress
 from companion.validation import (
-    check_labels,
-    check_positive,
-    check_positive_int,
-    check_same_length,
-    check_tensor,
+    require_labels,
+    require_positive,
+    require_positive_int,
+    require_same_length,
+    require_tensor,
 )
 
 __all__ = [
@@ -68,10 +68,10 @@ class TrainConfig:
     seed: int = 0  # seeds the shuffle order (and the initial weights in train_classifier)
 
     def __post_init__(self) -> None:
-        check_positive_int("epochs", self.epochs)
-        check_positive_int("batch_size", self.batch_size)
-        check_positive("lr", self.lr)
-        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        require_positive_int("epochs", self.epochs)
+        require_positive_int("batch_size", self.batch_size)
+        require_positive("lr", self.lr)
+        require_positive("weight_decay", self.weight_decay, allow_zero=True)
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -106,8 +106,8 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) ->
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_tensor("x", x, floating=True)
-    check_positive_int("batch_size", batch_size)
+    require_tensor("x", x, floating=True)
+    require_positive_int("batch_size", batch_size)
     device = _device_of(model)
     with eval_mode(model):
         outputs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
@@ -119,13 +119,13 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
     ``x``: ``(N, ...)`` inputs; ``y``: ``(N,)`` int64 labels.
     """
-    check_tensor("x", x, floating=True)
-    check_labels("y", y)
-    check_same_length("x", x, "y", y)
+    require_tensor("x", x, floating=True)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
     if len(y) == 0:
         raise ValueError("x and y must hold at least one sample, got 0")
     logits = predict_logits(model, x)  # (N, K)
-    check_labels("y", y, num_classes=logits.shape[1])
+    require_labels("y", y, num_classes=logits.shape[1])
     return (logits.argmax(dim=1) == y).float().mean().item()
 
 
@@ -173,12 +173,12 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(model, x, y), got {loss_fn!r}")
-    check_tensor("x", x, floating=True)
-    check_tensor("y", y, ndim=(1, 2))
-    check_same_length("x", x, "y", y)
+    require_tensor("x", x, floating=True)
+    require_tensor("y", y, ndim=(1, 2))
+    require_same_length("x", x, "y", y)
     hard_labels = y.ndim == 1
     if hard_labels:
-        check_labels("y", y)
+        require_labels("y", y)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test must be given together")
 
@@ -256,7 +256,7 @@ def train_classifier(
     return model.eval(), history
 
 
-# --- The check of exercise ex-getting-started-cnn (companion.exercises) -----------------------
+# --- The check of exercise ex-getting-started-cnn (companion.classroom.exercises) -----------------------
 
 
 def _misclassified(model: nn.Module, data: Digits) -> set[int]:

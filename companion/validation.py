@@ -1,28 +1,33 @@
-"""Argument checks shared by the companion's public functions.
+"""Argument validation shared by the companion's public functions: the one home for it.
 
-Each check raises a ``TypeError`` or ``ValueError`` that names the argument,
-says what was expected and what was given, in the spirit of scikit-learn's
-``sklearn.utils.validation``. Internal invariants use ``assert`` instead.
+Each ``require_*`` function returns its (possibly converted) value when it is valid and raises
+a ``TypeError`` or ``ValueError`` that names the argument, says what was expected and what was
+given, in the spirit of scikit-learn's ``sklearn.utils.validation``. Internal invariants use
+``assert`` instead. (The word *check* is kept for exercise checks, in
+:mod:`companion.classroom`.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
-    "check_in_unit_box",
-    "check_labels",
-    "check_positive",
-    "check_positive_int",
-    "check_probability",
-    "check_same_length",
-    "check_tensor",
+    "require_generator_seed",
+    "require_in_unit_box",
+    "require_labels",
+    "require_positive",
+    "require_positive_int",
+    "require_probability",
+    "require_same_length",
+    "require_seed",
+    "require_tensor",
 ]
 
 
-def check_tensor(
+def require_tensor(
     name: str,
     value: object,
     *,
@@ -49,9 +54,9 @@ def check_tensor(
     return value
 
 
-def check_in_unit_box(name: str, x: torch.Tensor) -> torch.Tensor:
+def require_in_unit_box(name: str, x: torch.Tensor) -> torch.Tensor:
     """Check that every entry of the floating tensor ``x`` lies in [0, 1]."""
-    check_tensor(name, x, floating=True)
+    require_tensor(name, x, floating=True)
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(
             f"{name} must lie in [0, 1], got values in [{x.min().item():.4g}, {x.max().item():.4g}]"
@@ -59,9 +64,9 @@ def check_in_unit_box(name: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def check_labels(name: str, y: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
+def require_labels(name: str, y: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
     """Check that ``y`` is a 1-d integer tensor of class indices in [0, num_classes)."""
-    check_tensor(name, y, ndim=1, floating=False)
+    require_tensor(name, y, ndim=1, floating=False)
     if not y.numel():
         return y
     if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
@@ -72,7 +77,7 @@ def check_labels(name: str, y: torch.Tensor, num_classes: int | None = None) -> 
     return y
 
 
-def check_same_length(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+def require_same_length(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
     """Check that ``a`` and ``b`` have the same first dimension."""
     if a.shape[0] != b.shape[0]:
         raise ValueError(
@@ -80,7 +85,7 @@ def check_same_length(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
         )
 
 
-def check_positive_int(name: str, value: object) -> int:
+def require_positive_int(name: str, value: object) -> int:
     """Check that ``value`` is an int >= 1 (bool is refused)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -89,7 +94,7 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
-def check_positive(name: str, value: object, *, allow_zero: bool = False) -> float:
+def require_positive(name: str, value: object, *, allow_zero: bool = False) -> float:
     """Check that ``value`` is a real number > 0 (>= 0 with ``allow_zero``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -99,10 +104,29 @@ def check_positive(name: str, value: object, *, allow_zero: bool = False) -> flo
     return float(value)
 
 
-def check_probability(name: str, value: object) -> float:
+def require_probability(name: str, value: object) -> float:
     """Check that ``value`` is a real number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
     return float(value)
+
+
+def require_seed(name: str, value: object) -> int:
+    """Check that ``value`` is a seed: an int >= 0 (a NumPy integer too; bool is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value}")
+    return int(value)
+
+
+def require_generator_seed(name: str, value: object) -> int | torch.Generator | None:
+    """Check that ``value`` is what a stochastic function accepts as its ``seed``: an int >= 0,
+    a ``torch.Generator`` or ``None`` (see :func:`companion.runtime.generator`)."""
+    if value is None or isinstance(value, torch.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0, a torch.Generator or None, got {type(value).__name__}")
+    return require_seed(name, value)

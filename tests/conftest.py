@@ -72,10 +72,10 @@ def built_book():
 
 @pytest.fixture(scope="session")
 def student_book():
-    """The student edition built by `python -m companion.instructor student-edition` into
+    """The student edition built by `python -m companion.classroom student-edition` into
     _build/test-student (sources in source/, HTML in source/_build/html), once per session."""
     out = ROOT / "_build" / "test-student"
-    command = [sys.executable, "-m", "companion.instructor", "student-edition", str(out)]
+    command = [sys.executable, "-m", "companion.classroom", "student-edition", str(out)]
     env = dict(os.environ, COMPANION_PROGRESS="0")
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     source = out / "source"

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 
 CHECKS = '''\
-from companion import exercises
+from companion.classroom import exercises
 
 
 @exercises.check("ex-demo-square")

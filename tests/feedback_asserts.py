@@ -1,6 +1,6 @@
 """Assertions the exercise-check tests share."""
 
-from companion import exercises
+from companion.classroom import exercises
 
 
 def stub(*args):

@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from demo_chapter import demo_notebook, write_demo_root
 
-from companion import assignments
-from companion.assignments import (
+from companion.classroom import assignments
+from companion.classroom.assignments import (
     exercise_labels,
     fill_with_solutions,
     make_assignments,
@@ -148,7 +148,7 @@ def test_graded_quiz_becomes_an_exercise_without_answers():
     student = student_notebook(nb, quiz="graded")
     checks = [c for c in student.cells if role(c) == "check" and "quiz" in c.source]
     assert len(checks) == 1 and f"quiz.check({chapter!r}, quiz_answers)" in checks[0].source
-    from companion import quiz
+    from companion.classroom import quiz
 
     text = _text(student)
     for q in quiz.load(chapter).questions:

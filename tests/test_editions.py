@@ -7,9 +7,9 @@ import nbformat
 import pytest
 from test_assignments import CHAPTERS, instructor_notebooks
 
-from companion import quiz
-from companion.assignments import role, solution_text
-from companion.exercises import FEEDBACK_KEY
+from companion.classroom import quiz
+from companion.classroom.assignments import role, solution_text
+from companion.classroom.exercises import FEEDBACK_KEY
 
 
 def _verdicts(path: Path) -> dict[str, list[bool]]:

@@ -1,7 +1,7 @@
 import pytest
 
-from companion import exercises
-from companion.exercises import FEEDBACK_KEY, Feedback, NotYet
+from companion.classroom import exercises
+from companion.classroom.exercises import FEEDBACK_KEY, Feedback, NotYet
 
 
 def _check_half():

@@ -4,9 +4,10 @@ import nbformat
 import pytest
 from demo_chapter import demo_notebook, write_demo_root
 
-from companion import grading, probability
-from companion.assignments import fill_with_solutions, make_assignments, role
-from companion.grading import expected_exercises, grade, restore_protected
+from companion import probability
+from companion.classroom import grading
+from companion.classroom.assignments import fill_with_solutions, make_assignments, role
+from companion.classroom.grading import expected_exercises, grade, restore_protected
 
 
 def _rows(path):
@@ -107,7 +108,7 @@ def test_restore_protected_puts_a_deleted_check_back_in_place():
 
 
 def test_expected_exercises_lists_quiz_questions_one_by_one():
-    from companion import quiz
+    from companion.classroom import quiz
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("quiz.check('06_probability_exercise', quiz_answers)")
@@ -148,7 +149,7 @@ def test_chapter_6_copied_answers_fail_for_another_student(tmp_path):
     ada_params = probability.exercise_parameters(101)
     ada_table = probability.joint_distribution(ada_params.p)
     instructor = nbformat.read(handouts.parent / "handouts" / "ada" / name, as_version=4)
-    from companion.assignments import chapter_path
+    from companion.classroom.assignments import chapter_path
 
     for student in ("ada", "alan"):
         nb = nbformat.read(handouts / student / name, as_version=4)

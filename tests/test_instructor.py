@@ -1,6 +1,6 @@
 import csv
 
-from companion import instructor
+from companion.classroom import instructor
 
 
 def test_the_command_line_lists_assigns_and_grades(tmp_path, capsys):

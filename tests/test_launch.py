@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from companion.notebooks import (
+from companion.classroom.notebooks import (
     ensure_launch_cell,
     launch_cell_problems,
     launch_cell_source,

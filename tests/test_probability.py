@@ -8,8 +8,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
-from companion import exercises
 from companion import probability as pr
+from companion.classroom import exercises
 
 NOTES_TABLE = {"00": 0.64, "01": 0.64, "10": 0.64, "11": 0.64}  # every entry 0.8 * 0.8
 probabilities = st.floats(0.0, 1.0, allow_nan=False)

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 import yaml
 
-from companion import quiz
-from companion.exercises import FEEDBACK_KEY
+from companion.classroom import quiz
+from companion.classroom.exercises import FEEDBACK_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))

@@ -29,7 +29,7 @@ def test_seed_everything_asks_for_deterministic_algorithms():
 @pytest.mark.parametrize(
     ("seed", "error", "match"),
     [
-        (-1, ValueError, "seed must be >= 0, got -1"),
+        (-1, ValueError, "seed must be an int >= 0, got -1"),
         (1.5, TypeError, "seed must be an int"),
         (True, TypeError, "seed must be an int"),
         ("0", TypeError, "got str"),

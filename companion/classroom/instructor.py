@@ -1,4 +1,4 @@
-"""The instructors' command line: ``python -m companion.instructor <command> ...``.
+"""The instructors' command line: ``python -m companion.classroom <command> ...``.
 
 Commands (``--help`` on each gives every option; ``book/instructors.md`` shows the workflow):
 
@@ -21,13 +21,11 @@ from pathlib import Path
 
 import nbformat
 
-from companion import assignments, grading
+from companion.classroom import assignments, grading
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m companion.instructor", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m companion.classroom", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("list", help="list every chapter's exercises and their checks")
@@ -107,7 +105,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -6,7 +6,7 @@ when ``import companion`` fails (a fresh Colab runtime); everywhere else
 (Binder, a local checkout, the book build) it does nothing. The repository URL
 comes from the one place that names it: ``repository.url`` in ``_config.yml``.
 
-Run ``python -m companion.notebooks`` from the repository root to add or refresh
+Run ``python -m companion.classroom.notebooks`` from the repository root to add or refresh
 the cell in every notebook under ``book/``.
 """
 
@@ -86,7 +86,9 @@ def launch_cell_problems(path: str | Path, url: str) -> list[str]:
     if HIDE_TAG not in cell.metadata.get("tags", []):
         problems.append(f"{Path(path).name}: the launch cell must be tagged {HIDE_TAG!r}")
     if cell.source != launch_cell_source(url):
-        problems.append(f"{Path(path).name}: the launch cell is out of date (python -m companion.notebooks)")
+        problems.append(
+            f"{Path(path).name}: the launch cell is out of date (python -m companion.classroom.notebooks)"
+        )
     return problems
 
 

@@ -1,6 +1,6 @@
 """Self-test quizzes: "Check your understanding" at the end of every chapter.
 
-Each chapter's questions live in one file, ``companion/quizzes/<chapter>.yaml`` (the schema is
+Each chapter's questions live in one file, ``companion/classroom/quizzes/<chapter>.yaml`` (the schema is
 in :func:`load`), and are shown two ways from that one source:
 
 * in Jupyter, an ipywidgets quiz (:func:`widget`) that marks an answer as soon as it is given,
@@ -29,7 +29,7 @@ from typing import Any
 import ipywidgets
 import yaml
 
-from companion.exercises import FEEDBACK_KEY
+from companion.classroom.exercises import FEEDBACK_KEY
 
 __all__ = [
     "QUIZ_DIR",
@@ -332,7 +332,7 @@ def grade(chapter: str, responses: dict[str, Any]) -> list[dict[str, Any]]:
     """Mark ``responses`` (question id -> bool / choice index / number) and display nothing.
 
     Returns one record per question, ``{"exercise": "quiz-<chapter>-<id>", "correct": bool,
-    "message": str}``, the same fields a check's :class:`~companion.exercises.Feedback` has.
+    "message": str}``, the same fields a check's :class:`~companion.classroom.exercises.Feedback` has.
     A missing or ``None`` response counts as not answered.
     """
     quiz = load(chapter)

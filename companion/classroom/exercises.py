@@ -22,7 +22,7 @@ The decorator turns the returned message into ``Feedback(exercise, True, message
 rather than to the answer (a layer kind, a student's parameters) are still validated with
 ``ValueError``/``TypeError``: those are the notebook author's mistakes, not the student's.
 
-The grader (:mod:`companion.grading`) reads each check cell's :class:`Feedback` from its output's
+The grader (:mod:`companion.classroom.grading`) reads each check cell's :class:`Feedback` from its output's
 metadata, under :data:`FEEDBACK_KEY`, so a notebook needs no other grading code. (Metadata, not
 a MIME type of its own, because the book's renderer warns about every MIME type it does not know.)
 """

@@ -1,15 +1,15 @@
 """Grade submitted notebooks: run them, read their check cells, write a CSV of scores.
 
 For each student and chapter of an assignment (made by
-:func:`companion.assignments.make_assignments`), :func:`grade`
+:func:`companion.classroom.assignments.make_assignments`), :func:`grade`
 
 1. restores the protected cells of the handed-out notebook (the check cells and the seed cell)
    in the submission, by cell id, and notes every one that was edited or deleted;
 2. executes the submission with nbclient in a fresh kernel, cell by cell, errors allowed, within
    one time limit for the whole notebook, with Python-level network access blocked;
-3. reads the :class:`~companion.exercises.Feedback` each check cell displayed (its
-   :data:`~companion.exercises.FEEDBACK_KEY` in its output's metadata) and scores each exercise 1 if every
-   verdict for it is correct and 0 otherwise (also when its check never ran).
+3. reads the :class:`~companion.classroom.exercises.Feedback` each check cell displayed (its
+   :data:`~companion.classroom.exercises.FEEDBACK_KEY` in its output's metadata) and scores each
+   exercise 1 if every verdict for it is correct and 0 otherwise (also when its check never ran).
 
 A submission that is missing, fails to parse, raises, hangs or deletes its checks is scored and
 reported in the ``notes`` column; none stops the run. Grading trusts the student's kernel, as any
@@ -35,9 +35,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from companion import quiz as quizzes
-from companion.assignments import role
-from companion.exercises import FEEDBACK_KEY
+from companion.classroom import quiz as quizzes
+from companion.classroom.assignments import role
+from companion.classroom.exercises import FEEDBACK_KEY
 
 __all__ = [
     "Submission",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 PROTECTED = ("check", "seed")
-_PREAMBLE = "import companion.grading\ncompanion.grading.block_network()"
+_PREAMBLE = "import companion.classroom.grading\ncompanion.classroom.grading.block_network()"
 
 
 def block_network() -> None:

@@ -6,16 +6,16 @@ chapter's exercises follow one cell layout (see ``CONTRIBUTING.md``), which this
 * an exercise starts a Markdown cell with an ``{exercise}`` or ``{exercise-start}`` directive;
 * a coding exercise has a *stub* cell (metadata ``companion.role == "stub"``, hidden in the
   book), its solution between ``{solution-start}`` and ``{solution-end}``, then a *check* cell
-  (``companion.role == "check"``) whose output is a :class:`~companion.exercises.Feedback`;
+  (``companion.role == "check"``) whose output is a :class:`~companion.classroom.exercises.Feedback`;
 * chapter 6's parameters come from a *seed* cell (``companion.role == "seed"``);
 * a chapter's quiz is a *quiz* cell (``companion.role == "quiz"``) calling
-  :func:`companion.quiz.show`.
+  :func:`companion.classroom.quiz.show`.
 
 :func:`student_notebook` removes every solution (gated regions, whole cells inside them, and
 ``{solution}`` blocks), shows the stubs and clears outputs; it can keep only some exercises, set
 a student's seed, and turn the quiz into a graded one. :func:`make_assignments` writes one
 notebook per student and chapter from a roster; :func:`student_edition` builds the student
-website from stripped sources. The command line is :mod:`companion.instructor`.
+website from stripped sources. The command line is :mod:`companion.classroom.instructor`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from companion import quiz as quizzes
+from companion.classroom import quiz as quizzes
 
 __all__ = [
     "ROOT",
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: The course's root folder (where ``_config.yml`` is), when the companion is installed from it.
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUIZ_MODES = ("self-test", "graded", "none")
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z-]+)\}\s*(?P<arg>\S*)")
@@ -218,7 +218,7 @@ def _quiz_cells(cell: nbformat.NotebookNode, mode: str) -> list[nbformat.Noteboo
     )
     answers = nbformat.v4.new_code_cell(f"quiz_answers = {{\n{stub}\n}}")
     check = nbformat.v4.new_code_cell(
-        f"from companion import quiz\n\nquiz.check({chapter!r}, quiz_answers)",
+        f"from companion.classroom import quiz\n\nquiz.check({chapter!r}, quiz_answers)",
         metadata={"companion": {"role": "check", "exercise": f"quiz-{chapter}"}},
     )
     for new, suffix in ((text, "text"), (answers, "answers"), (check, "check")):
@@ -336,7 +336,7 @@ def make_assignments(
 
     ``exercises`` (labels) restricts every chapter to those it has (a label no chapter has is
     an error). Writes ``out/assignment.json`` (chapters, exercises, roster with seeds), which
-    :func:`companion.grading.grade` reads; the handed-out notebooks are the grader's reference
+    :func:`companion.classroom.grading.grade` reads; the handed-out notebooks are the grader's reference
     for the check cells. Returns ``out``.
     """
     out = Path(out)
