@@ -72,7 +72,6 @@ def test_every_check_in_the_companion_is_registered_under_a_book_label():
     import companion.adversarial  # noqa: F401
     import companion.boundary  # noqa: F401
     import companion.distillation  # noqa: F401
-    import companion.objectives  # noqa: F401
     import companion.probability  # noqa: F401
     import companion.rnn  # noqa: F401
     import companion.training  # noqa: F401
@@ -97,6 +96,44 @@ def test_number_accepts_numbers_and_one_element_tensors_only():
 
     assert exercises.number(2, "x") == 2.0 and exercises.number(np.float32(0.5), "x") == 0.5
     assert exercises.number(torch.tensor([1.5]), "x") == 1.5
-    for bad, kind in ((True, "bool"), ("1", "str"), (torch.ones(2), "Tensor")):
+    assert exercises.number(np.array([[2.5]]), "x") == 2.5 and exercises.number(np.int64(3), "x") == 3.0
+    for bad, kind in ((True, "bool"), ("1", "str"), (torch.ones(2), "Tensor"), (np.bool_(True), "bool")):
         with pytest.raises(NotYet, match=f"`x` must be a number, got {kind}"):
             exercises.number(bad, "x")
+    for bad in (float("nan"), float("inf"), torch.tensor(-float("inf"))):
+        with pytest.raises(NotYet, match=r"`x` must be a number, got (nan|-?inf)\."):
+            exercises.number(bad, "x")
+    with pytest.raises(NotYet, match="`N` is still None: set it to a whole number"):
+        exercises.number(None, "N", "a whole number")
+    with pytest.raises(NotYet, match="`N` must be a whole number, got str"):
+        exercises.number("7", "N", "a whole number")
+
+
+def test_probability_numbers_tensor_and_boolean_read_an_answer_or_say_what_is_off():
+    import numpy as np
+    import torch
+
+    assert exercises.probability(torch.tensor(0.25), "answer") == 0.25
+    with pytest.raises(NotYet, match=r"`answer` is 1.5, but a probability lies in \[0, 1\]"):
+        exercises.probability(1.5, "answer")
+    assert exercises.numbers(np.array([1, 2.5]), "m", "two numbers", count=2) == [1.0, 2.5]
+    assert exercises.numbers((torch.tensor(1.0), 2), "m", "two numbers") == [1.0, 2.0]
+    cases = [
+        ("12", r"`m` must be two numbers, got str"),
+        ([1.0], r"`m` must be two numbers: 2 numbers, got 1"),
+        ([1.0, "a"], r"`m\[1\]` must be a number, got str"),
+        (None, r"`m` is still None: set it to two numbers"),
+    ]
+    for bad, match in cases:
+        with pytest.raises(NotYet, match=match):
+            exercises.numbers(bad, "m", "two numbers", count=2)
+    got = exercises.tensor([[0, 1]], "P_hat", "estimates")
+    assert got.dtype == torch.float64 and got.shape == (1, 2)
+    assert exercises.tensor(torch.ones(3, requires_grad=True), "P_hat", "estimates").requires_grad is False
+    with pytest.raises(NotYet, match="`P_hat` must be estimates, got str"):
+        exercises.tensor("abc", "P_hat", "estimates")
+    assert exercises.boolean(np.bool_(False), "independent") is False
+    with pytest.raises(NotYet, match="`independent` must be True or False, got int"):
+        exercises.boolean(1, "independent")
+    with pytest.raises(NotYet, match="`independent` is still None: set it to True or False"):
+        exercises.boolean(None, "independent")

@@ -1,7 +1,8 @@
 """Exercise checks: immediate feedback for students, the same verdicts for grading.
 
 Every coding exercise in the book ends with a *check cell* that calls one check, for example
-``rnn.check_gru_step(gru_step)``. A check runs the student's answer on cases of its own and
+``checks.check_gru_step(gru_step)`` (the chapter's module of :mod:`companion.classroom.checks`,
+imported as ``checks``). A check runs the student's answer on cases of its own and
 returns a :class:`Feedback`: ``Correct`` with a confirmation, or ``Not yet`` with a hint that
 says what kind of answer was expected and what is off, never the answer itself. A check never
 raises because of the answer: an unanswered exercise (``None``, or a stub that still raises
@@ -22,6 +23,12 @@ The decorator turns the returned message into ``Feedback(exercise, True, message
 rather than to the answer (a layer kind, a student's parameters) are still validated with
 ``ValueError``/``TypeError``: those are the notebook author's mistakes, not the student's.
 
+A check reads the student's answer with this module's helpers, the one place where answers
+are coerced: :func:`number` (a float from a number or a one-element tensor or array),
+:func:`probability` (a number in [0, 1]), :func:`numbers` (a list of them), :func:`tensor` (a
+float64 tensor) and :func:`boolean`. Each raises :class:`NotYet` naming the variable, so every
+chapter accepts the same forms of an answer and words the same mistakes alike.
+
 The grader (:mod:`companion.classroom.grading`) reads each check cell's :class:`Feedback` from its output's
 metadata, under :data:`FEEDBACK_KEY`, so a notebook needs no other grading code. (Metadata, not
 a MIME type of its own, because the book's renderer warns about every MIME type it does not know.)
@@ -30,12 +37,29 @@ a MIME type of its own, because the book's renderer warns about every MIME type 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypeVar
 
-__all__ = ["FEEDBACK_KEY", "CHECKS", "Feedback", "NotYet", "answered", "call", "check", "number"]
+import numpy as np
+import torch
+
+__all__ = [
+    "FEEDBACK_KEY",
+    "CHECKS",
+    "Feedback",
+    "NotYet",
+    "answered",
+    "boolean",
+    "call",
+    "check",
+    "number",
+    "numbers",
+    "probability",
+    "tensor",
+]
 
 FEEDBACK_KEY = "companion_feedback"
 
@@ -132,11 +156,75 @@ def call(candidate: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         raise NotYet(f"`{name}` raised {type(error).__name__}: {error}") from None
 
 
-def number(value: Any, name: str) -> float:
-    """``value`` as a float (a Python or NumPy number, or a one-element tensor); raises
-    :class:`NotYet` naming ``name`` when it is anything else."""
-    if hasattr(value, "numel") and value.numel() == 1:  # a one-element torch tensor
-        value = value.item()
+# ---------------------------------------------------------------------------------------------
+# Reading a student's answer: the one home of answer coercion. Each helper returns the answer in
+# the form the check computes with, or raises NotYet naming the variable and what it should hold.
+
+
+def _item(value: Any) -> Any:
+    """A one-element tensor or array as its Python number; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, np.ndarray | np.generic) and value.size == 1:
+        return value.item()
+    return value
+
+
+def number(value: Any, name: str, what: str = "a number") -> float:
+    """``value`` as a float: a Python or NumPy real number, or a one-element tensor or array.
+
+    Raises :class:`NotYet` naming ``name`` for ``None`` (the unanswered stub: "set it to
+    ``what``"), a bool, anything that is not a number ("must be ``what``") and NaN or infinity.
+
+    >>> number(torch.tensor([0.5]), "answer")
+    0.5
+    """
+    value = _item(answered(value, name, what))
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise NotYet(f"`{name}` must be a number, got {type(value).__name__}.")
+        raise NotYet(f"`{name}` must be {what}, got {type(value).__name__}.")
+    if not math.isfinite(value):
+        raise NotYet(f"`{name}` must be {what}, got {value}.")
     return float(value)
+
+
+def probability(value: Any, name: str, what: str = "a probability") -> float:
+    """``value`` as a :func:`number` in [0, 1]; :class:`NotYet` outside it."""
+    value = number(value, name, what)
+    if not 0 <= value <= 1:
+        raise NotYet(f"`{name}` is {value:.4g}, but a probability lies in [0, 1].")
+    return value
+
+
+def numbers(value: Any, name: str, what: str, count: int | None = None) -> list[float]:
+    """``value`` as a list of floats: a list, tuple, 1-d tensor or array of numbers.
+
+    ``count`` (if given) is how many there must be. Each entry is read with :func:`number`, so a
+    wrong one is named by its position, ``name[i]``.
+    """
+    answered(value, name, what)
+    if isinstance(value, torch.Tensor | np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise NotYet(f"`{name}` must be {what}, got {type(value).__name__}.")
+    if count is not None and len(value) != count:
+        raise NotYet(f"`{name}` must be {what}: {count} numbers, got {len(value)}.")
+    return [number(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+def tensor(value: Any, name: str, what: str) -> torch.Tensor:
+    """``value`` (a tensor, array or nested list of numbers) as a float64 tensor of its shape."""
+    answered(value, name, what)
+    try:
+        return torch.as_tensor(
+            value.detach() if isinstance(value, torch.Tensor) else value, dtype=torch.float64
+        )
+    except (TypeError, ValueError, RuntimeError):
+        raise NotYet(f"`{name}` must be {what}, got {type(value).__name__}.") from None
+
+
+def boolean(value: Any, name: str) -> bool:
+    """``value`` as a bool: Python's ``True``/``False`` or NumPy's; :class:`NotYet` otherwise."""
+    answered(value, name, "True or False")
+    if not isinstance(value, bool | np.bool_):
+        raise NotYet(f"`{name}` must be True or False, got {type(value).__name__}.")
+    return bool(value)
