@@ -7,6 +7,7 @@ from demo_chapter import demo_notebook, write_demo_root
 from companion import probability
 from companion.classroom import grading
 from companion.classroom.assignments import fill_with_solutions, make_assignments, role
+from companion.classroom.checks import ch06_probability_exercise
 from companion.classroom.grading import expected_exercises, grade, restore_protected
 
 
@@ -146,7 +147,7 @@ def test_chapter_6_copied_answers_fail_for_another_student(tmp_path):
     roster.write_text("student,seed\nada,101\nalan,202\n")
     handouts = make_assignments(["06"], roster, tmp_path / "handouts", quiz="none")
     name = "06_probability_exercise.ipynb"
-    ada_params = probability.exercise_parameters(101)
+    ada_params = ch06_probability_exercise.exercise_parameters(101)
     ada_table = probability.joint_distribution(ada_params.p)
     instructor = nbformat.read(handouts.parent / "handouts" / "ada" / name, as_version=4)
     from companion.classroom.assignments import chapter_path

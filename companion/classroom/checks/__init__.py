@@ -6,3 +6,4 @@ every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then hol
 """
 
 from companion.classroom.checks import ch05_capped_objectives  # noqa: F401
+from companion.classroom.checks import ch06_probability_exercise  # noqa: F401
