@@ -12,15 +12,15 @@ Character ``i`` of a key (counting from 0 in Python) is the bit ``x_{i+1}`` of t
   ``P(x) = prod_i p_i^{x_i} (1 - p_i)^{1 - x_i}`` with ``p_i = P(x_i = 1)``.
 - :func:`check_joint`: is a dict a joint table (all ``2^n`` outcomes, no negative entry,
   entries summing to 1)? Errors say what is wrong and why it matters.
+- :func:`sample_bits` and :func:`empirical_joint`: Monte Carlo estimates, and their standard
+  errors. Every draw comes from the ``seed`` argument (:data:`companion.runtime.Seed`).
 - :func:`count_distribution` and :func:`binomial_pmf`: the number of ones
   ``K = x_1 + ... + x_n``; binomial when every ``p_i`` is the same.
 - :func:`majority_accuracy` and :func:`sample_votes`: a majority vote over ``m`` queries, each
   right with probability ``q``, when the queries are independent or share a latent component
-  (pairwise correlation ``rho``).
+  (pairwise correlation ``rho``); :func:`run_vote_experiment` is the chapter's experiment.
 - :func:`marginals`, :func:`conditional`, :func:`covariance`, :func:`is_independent`: a
   dependent table and how to tell it from a product of its marginals.
-- :func:`sample_bits` and :func:`empirical_joint`: Monte Carlo estimates, and their standard
-  errors. Every draw comes from the ``seed`` argument (:data:`companion.runtime.Seed`).
 
 The chapter's figures and explorer are in :mod:`companion.figures.probability`; its exercise
 checks and each student's parameters in :mod:`companion.classroom.checks.ch06_probability_exercise`.
@@ -252,6 +252,57 @@ def format_table(table: Mapping[str, float], digits: int = 4) -> str:
     lines = [f"P({x}) = {table[x]:.{digits}f}" for x in keys]
     lines.append(f"{'sum':>{n + 3}} = {math.fsum(table[x] for x in keys):.{digits}f}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Monte Carlo
+
+
+def sample_bits(p: Sequence[float] | torch.Tensor, num_samples: int, *, seed: Seed = None) -> torch.Tensor:
+    """``num_samples`` draws of ``n`` independent bits, ``x_i ~ Bernoulli(p_i)``, from ``seed``:
+    ``(num_samples, n)`` int64 in {0, 1}."""
+    p = _require_p(p)
+    require_positive_int("num_samples", num_samples)
+    g = generator(seed)
+    probabilities = torch.tensor(p, dtype=torch.float64).expand(num_samples, len(p))  # (N, n)
+    return torch.bernoulli(probabilities, generator=g).long()
+
+
+def _outcome_index(samples: torch.Tensor) -> torch.Tensor:
+    """``(N, n)`` bits -> ``(N,)`` position of each outcome string in :func:`outcomes` ``(n)``."""
+    require_tensor("samples", samples, ndim=2, floating=False)
+    if samples.shape[0] == 0 or samples.shape[1] == 0:
+        raise ValueError(f"samples must have at least one row and one bit, got shape {tuple(samples.shape)}")
+    if samples.min() < 0 or samples.max() > 1:
+        raise ValueError("samples must hold only 0s and 1s")
+    n = samples.shape[1]
+    weights = 2 ** torch.arange(n - 1, -1, -1)  # (n,) the first bit is the most significant
+    return samples.long() @ weights
+
+
+def empirical_joint(samples: torch.Tensor) -> Table:
+    """Relative frequency of each outcome among ``samples``, ``(N, n)`` int in {0, 1}: the Monte
+    Carlo estimate ``P_hat(x) = #{draws equal to x} / N``."""
+    index = _outcome_index(samples)
+    n = samples.shape[1]
+    counts = torch.bincount(index, minlength=2**n).double()  # (2^n,)
+    return dict(zip(outcomes(n), (counts / len(index)).tolist(), strict=True))
+
+
+def running_frequencies(samples: torch.Tensor) -> torch.Tensor:
+    """``(N, 2^n)`` float64: row ``m`` holds the estimates from the first ``m + 1`` draws."""
+    index = _outcome_index(samples)
+    n = samples.shape[1]
+    hits = torch.nn.functional.one_hot(index, 2**n).double()  # (N, 2^n)
+    return hits.cumsum(dim=0) / torch.arange(1, len(index) + 1, dtype=torch.float64)[:, None]
+
+
+def standard_error(P: float, num_samples: int) -> float:
+    """``sqrt(P (1 - P) / N)``: the standard deviation of a frequency estimate of ``P`` from ``N``
+    independent draws. About 95% of estimates lie within ``Z_95`` standard errors of ``P``."""
+    P = require_probability("P", P)
+    require_positive_int("num_samples", num_samples)
+    return math.sqrt(P * (1 - P) / num_samples)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,54 +565,3 @@ def pair_table(p1: float, p2: float, rho: float = 0.0) -> Table:
     P11 = min(max(P11, max(0.0, p1 + p2 - 1)), min(p1, p2))  # rho up to 1e-12 outside its range
     table = {"00": 1 - p1 - p2 + P11, "01": p2 - P11, "10": p1 - P11, "11": P11}
     return {x: min(max(P, 0.0), 1.0) for x, P in table.items()}  # rounding at the bounds: -1e-16 -> 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Monte Carlo
-
-
-def sample_bits(p: Sequence[float] | torch.Tensor, num_samples: int, *, seed: Seed = None) -> torch.Tensor:
-    """``num_samples`` draws of ``n`` independent bits, ``x_i ~ Bernoulli(p_i)``, from ``seed``:
-    ``(num_samples, n)`` int64 in {0, 1}."""
-    p = _require_p(p)
-    require_positive_int("num_samples", num_samples)
-    g = generator(seed)
-    probabilities = torch.tensor(p, dtype=torch.float64).expand(num_samples, len(p))  # (N, n)
-    return torch.bernoulli(probabilities, generator=g).long()
-
-
-def _outcome_index(samples: torch.Tensor) -> torch.Tensor:
-    """``(N, n)`` bits -> ``(N,)`` position of each outcome string in :func:`outcomes` ``(n)``."""
-    require_tensor("samples", samples, ndim=2, floating=False)
-    if samples.shape[0] == 0 or samples.shape[1] == 0:
-        raise ValueError(f"samples must have at least one row and one bit, got shape {tuple(samples.shape)}")
-    if samples.min() < 0 or samples.max() > 1:
-        raise ValueError("samples must hold only 0s and 1s")
-    n = samples.shape[1]
-    weights = 2 ** torch.arange(n - 1, -1, -1)  # (n,) the first bit is the most significant
-    return samples.long() @ weights
-
-
-def empirical_joint(samples: torch.Tensor) -> Table:
-    """Relative frequency of each outcome among ``samples``, ``(N, n)`` int in {0, 1}: the Monte
-    Carlo estimate ``P_hat(x) = #{draws equal to x} / N``."""
-    index = _outcome_index(samples)
-    n = samples.shape[1]
-    counts = torch.bincount(index, minlength=2**n).double()  # (2^n,)
-    return dict(zip(outcomes(n), (counts / len(index)).tolist(), strict=True))
-
-
-def running_frequencies(samples: torch.Tensor) -> torch.Tensor:
-    """``(N, 2^n)`` float64: row ``m`` holds the estimates from the first ``m + 1`` draws."""
-    index = _outcome_index(samples)
-    n = samples.shape[1]
-    hits = torch.nn.functional.one_hot(index, 2**n).double()  # (N, 2^n)
-    return hits.cumsum(dim=0) / torch.arange(1, len(index) + 1, dtype=torch.float64)[:, None]
-
-
-def standard_error(P: float, num_samples: int) -> float:
-    """``sqrt(P (1 - P) / N)``: the standard deviation of a frequency estimate of ``P`` from ``N``
-    independent draws. About 95% of estimates lie within ``Z_95`` standard errors of ``P``."""
-    P = require_probability("P", P)
-    require_positive_int("num_samples", num_samples)
-    return math.sqrt(P * (1 - P) / num_samples)

@@ -5,5 +5,6 @@ A chapter's check cells call ``checks.check_...`` after
 every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then holds every check.
 """
 
-from companion.classroom.checks import ch05_capped_objectives  # noqa: F401
-from companion.classroom.checks import ch06_probability_exercise  # noqa: F401
+from companion.classroom.checks import ch05_capped_objectives, ch06_probability_exercise
+
+__all__ = ["ch05_capped_objectives", "ch06_probability_exercise"]
