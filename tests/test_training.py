@@ -8,6 +8,7 @@ from companion.training import (
     TrainConfig,
     accuracy,
     predict_logits,
+    seeded_model,
     train,
     train_classifier,
 )
@@ -89,7 +90,8 @@ def test_predict_logits_and_accuracy(trained_mlp, digits):
         ({"lr": -1.0}, "lr must be > 0, got -1.0"),
         ({"optimizer": "rmsprop"}, "optimizer must be 'adam' or 'sgd', got 'rmsprop'"),
         ({"batch_size": 2.5}, "batch_size must be an int, got float"),
-        ({"seed": -1}, "seed must be a non-negative int"),
+        ({"seed": -1}, "seed must be an int >= 0, got -1"),
+        ({"seed": "0"}, "seed must be an int >= 0, got str"),
     ],
 )
 def test_train_config_rejects_bad_values(kwargs, match):
@@ -113,3 +115,5 @@ def test_train_and_accuracy_reject_bad_arguments(digits):
         train(MLP(), x, y, {"epochs": 1})
     with pytest.raises(TypeError, match="data must be companion.data.Digits, got tuple"):
         train_classifier((x, y))
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -2"):
+        seeded_model("mlp", -2)
