@@ -5,4 +5,7 @@ A chapter's check cells call ``checks.check_...`` after
 every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then holds every check.
 """
 
-from companion.classroom.checks import ch00_getting_started  # noqa: F401 - imported to register its check
+from companion.classroom.checks import (  # noqa: F401 - imported to register their checks
+    ch00_getting_started,
+    ch01_gru_vs_lstm,
+)
