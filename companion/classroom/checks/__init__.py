@@ -8,4 +8,5 @@ every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then hol
 from companion.classroom.checks import (  # noqa: F401 - imported to register their checks
     ch00_getting_started,
     ch01_gru_vs_lstm,
+    ch02_defensive_distillation,
 )
