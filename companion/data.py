@@ -20,10 +20,12 @@ import torch
 from sklearn.datasets import load_digits as _sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
+from companion.runtime import Seed, generator
 from companion.validation import (
     require_positive_int,
     require_probability,
     require_same_length,
+    require_seed,
     require_tensor,
 )
 
@@ -102,8 +104,7 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Digits:
     require_probability("test_fraction", test_fraction)
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = require_seed("seed", seed)
     x_train, x_test, y_train, y_test = _split(float(test_fraction), seed)
     return Digits(
         x_train=torch.from_numpy(x_train.copy()),
@@ -134,7 +135,7 @@ def batches(
     batch_size: int,
     *,
     shuffle: bool = False,
-    generator: torch.Generator | None = None,
+    seed: Seed = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x_batch, y_batch)`` pairs of at most ``batch_size`` samples.
 
@@ -147,19 +148,19 @@ def batches(
     batch_size : int
         Samples per batch; the last batch may be smaller.
     shuffle : bool
-        Visit the samples in a random order drawn from ``generator``.
-    generator : torch.Generator, optional
-        Source of the shuffle order. Required when ``shuffle`` is true, so the
-        order is reproducible.
+        Visit the samples in a random order drawn from ``seed``.
+    seed : int, torch.Generator or None
+        Source of the shuffle order (:func:`companion.runtime.generator`): an int or a
+        seeded generator makes the order reproducible; None draws from torch's global
+        generator. Ignored when ``shuffle`` is false.
     """
     require_tensor("x", x)
     require_tensor("y", y)
     require_same_length("x", x, "y", y)
     require_positive_int("batch_size", batch_size)
-    if shuffle and generator is None:
-        raise ValueError("generator is required when shuffle=True (pass a seeded torch.Generator)")
+    g = generator(seed)
     n = x.shape[0]
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = torch.randperm(n, generator=g) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
         yield x[index], y[index]

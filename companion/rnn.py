@@ -1,119 +1,78 @@
 """Recurrent cells written from their equations, and the adding problem (chapter 1).
 
-- :class:`RNNCell`, :class:`GRUCell`, :class:`LSTMCell`: one step of a tanh RNN, a
-  GRU (Cho et al. 2014) and an LSTM (Hochreiter & Schmidhuber 1997, with the forget
-  gate of Gers et al. 2000), one line per equation, with PyTorch's parameter names
-  and stacked layouts, so ``cell.load_state_dict(torch.nn.GRUCell(...).state_dict())``
-  works and the outputs match torch's.
-- :func:`unroll` runs a cell over a sequence ``(T, N, d_x)``; :func:`cell_from_fused`
-  copies the weights of a fused ``nn.RNN``/``nn.GRU``/``nn.LSTM`` into a cell.
-- :func:`parameter_count` gives the size of one layer of each kind.
-- :func:`adding_problem`, :class:`SequenceRegressor`, :class:`AddingConfig` and
-  :func:`train_adding`: the long-range experiment; :func:`hidden_state_gradients`
-  measures ``||dL/dh_t||`` through time with the unrolled cells.
-- :class:`PixelClassifier`, :data:`PIXEL_CONFIG`, :func:`train_pixel_digits` and
-  :func:`pixel_curves`: the 8x8 digits read one pixel per step (``T = 64``), trained with
-  ``companion.training.train``.
-- :func:`check_parameter_count`, :func:`check_gru_step`, :func:`check_sequence_length`: the
-  checks of the exercises ``ex-rnn-count``, ``ex-rnn-step`` and ``ex-rnn-length``
-  (:mod:`companion.classroom.exercises`); :func:`draw_gru_update`, :func:`gru_update_grid`: the explorer
-  and its static figure.
+In the chapter's order: :class:`RNNCell`, :class:`GRUCell` (Cho et al. 2014) and
+:class:`LSTMCell` (Hochreiter & Schmidhuber 1997, forget gate of Gers et al. 2000), one line
+per equation in PyTorch's parameter names and stacked layouts, so torch's state dicts load and
+the outputs match; :func:`unroll`, :func:`cell_from_fused` and :func:`parameter_count`; the
+adding problem (:func:`adding_problem`, :class:`SequenceRegressor`, :func:`train_adding`) and
+the gradient through time (:func:`hidden_state_gradients`); the 8x8 digits read one pixel per
+step (:class:`PixelClassifier`, :func:`train_pixel_digits`). The figures and the GRU explorer
+are in :mod:`companion.figures.rnn`, the exercises' checks in
+:mod:`companion.classroom.checks.ch01_gru_vs_lstm`.
 
-Notation (as in the chapter): ``T`` sequence length, ``N`` batch size, ``d_x`` (torch's
-``I``) input size, ``d_h`` (torch's ``H``) hidden size.
+Notation (as in the chapter): ``T`` sequence length, ``N`` batch size, ``d_x`` (torch's ``I``) input
+size, ``d_h`` (torch's ``H``) hidden size.
 
 References
 ----------
 Hochreiter, Schmidhuber. Long Short-Term Memory. Neural Computation 9(8), 1997.
-Gers, Schmidhuber, Cummins. Learning to Forget: Continual Prediction with LSTM. Neural
-Computation 12(10), 2000.
+Gers, Schmidhuber, Cummins. Learning to Forget: Continual Prediction with LSTM. Neural Comp. 12(10), 2000.
 Cho et al. Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine
 Translation. EMNLP 2014 (GRU: eqs. 5-8; arXiv v1 applied the reset after the product).
-Chung, Gulcehre, Cho, Bengio. Empirical Evaluation of Gated Recurrent Neural Networks on
-Sequence Modeling. arXiv:1412.3555, 2014.
+Chung, Gulcehre, Cho, Bengio. Empirical Evaluation of Gated Recurrent Neural Networks on Sequence
+Modeling. arXiv:1412.3555, 2014.
 Le, Jaitly, Hinton. A Simple Way to Initialize Recurrent Networks of Rectified Linear Units.
 arXiv:1504.00941, 2015 (pixel-by-pixel MNIST, T = 784).
-Jozefowicz, Zaremba, Sutskever. An Empirical Exploration of Recurrent Network
-Architectures. ICML 2015 (forget-gate bias 1).
+Jozefowicz, Zaremba, Sutskever. An Empirical Exploration of Recurrent Network Architectures. ICML 2015
+(forget-gate bias 1).
 PyTorch ``torch/nn/modules/rnn.py`` (parameter layout r|z|n and i|f|g|o).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from torch import nn
 
-from companion.classroom import exercises
 from companion.data import Digits
-from companion.plotting import COLORS, style_context
-from companion.runtime import progress
+from companion.runtime import Seed, generator, progress
 from companion.training import History, TrainConfig, train
-from companion.validation import require_positive, require_positive_int, require_probability, require_tensor
+from companion.validation import require_positive, require_positive_int, require_seed, require_tensor
 
 __all__ = [
-    "CELLS",
-    "KINDS",
-    "AddingConfig",
-    "AddingHistory",
-    "GRUCell",
-    "LSTMCell",
-    "PIXEL_CONFIG",
-    "PixelClassifier",
-    "RNNCell",
-    "SequenceRegressor",
-    "adding_curves",
-    "adding_problem",
-    "cell_from_fused",
-    "check_gru_step",
-    "check_parameter_count",
-    "check_sequence_length",
-    "draw_gru_update",
-    "gradient_figure",
-    "gru_update_grid",
-    "hidden_state_gradients",
-    "parameter_count",
-    "pixel_curves",
-    "train_adding",
-    "train_pixel_digits",
-    "unroll",
-]
+    "CELLS", "GATES", "KINDS", "AddingConfig", "AddingHistory", "GRUCell", "LSTMCell",
+    "PIXEL_CONFIG", "PixelClassifier", "RNNCell", "SequenceRegressor", "adding_problem",
+    "adding_test_set", "cell_from_fused", "hidden_state_gradients", "mean_squared_error",
+    "parameter_count", "train_adding", "train_pixel_digits", "unroll",
+]  # fmt: skip
 
 KINDS = ("rnn", "gru", "lstm")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # blocks stacked in weight_ih: -, r|z|n, i|f|g|o
 
 
-def _check_kind(kind: object) -> str:
+def _require_kind(kind: object) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return kind
 
 
-# ---------------------------------------------------------------------------------------
-# Cells
-# ---------------------------------------------------------------------------------------
+# --- Cells ----------------------------------------------------------------------------------------
 
 
 class _Cell(nn.Module):
-    """Parameters shared by the three cells: ``G`` stacked blocks of ``d_h`` rows each.
-
+    """Parameters shared by the three cells: ``G`` stacked blocks of ``d_h`` rows each,
     ``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``, ``bias_ih (G*H,)``, ``bias_hh (G*H,)``,
     initialised as torch does, uniform on ``[-1/sqrt(H), 1/sqrt(H)]``, but drawn from
-    ``generator`` (a fixed seed 0 when none is given) rather than the global generator.
+    ``seed`` (:data:`companion.runtime.Seed`; 0 by default, so the global generator is left alone).
     """
 
     kind = "rnn"
 
-    def __init__(self, input_size: int, hidden_size: int, generator: torch.Generator | None = None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, seed: Seed = 0) -> None:
         super().__init__()
         self.input_size = require_positive_int("input_size", input_size)
         self.hidden_size = require_positive_int("hidden_size", hidden_size)
@@ -122,20 +81,18 @@ class _Cell(nn.Module):
         self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
         self.bias_ih = nn.Parameter(torch.empty(rows))
         self.bias_hh = nn.Parameter(torch.empty(rows))
-        self.reset_parameters(generator)
+        self.reset_parameters(seed=seed)
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+    def reset_parameters(self, *, seed: Seed = 0) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as ``torch.nn.GRUCell`` does."""
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        generator = generator or torch.Generator().manual_seed(0)
+        g = generator(seed)
         bound = 1.0 / math.sqrt(self.hidden_size)
         with torch.no_grad():
             for p in self.parameters():
-                p.uniform_(-bound, bound, generator=generator)
+                p.uniform_(-bound, bound, generator=g)
 
-    def _check_step(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
-        """Check ``x (N, I)`` and ``h (N, H)``; return ``h`` (zeros when None)."""
+    def _require_step(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """Validate ``x (N, I)`` and ``h (N, H)``; return ``h`` (zeros when None)."""
         require_tensor("x", x, ndim=2, floating=True)
         n = x.shape[0]
         if x.shape[1] != self.input_size:
@@ -162,7 +119,7 @@ class RNNCell(_Cell):
     kind = "rnn"
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        h = self._check_step(x, h)
+        h = self._require_step(x, h)
         return torch.tanh(
             F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
         )
@@ -186,8 +143,8 @@ class GRUCell(_Cell):
     input_size, hidden_size : int
         ``I`` (d_x) and ``H`` (d_h).
     variant : {"reset_after", "reset_before"}
-    generator : torch.Generator, optional
-        For the initial weights (a fixed seed 0 when None).
+    seed : int, torch.Generator or None
+        Draws the initial weights (:func:`companion.runtime.generator`; 0 by default).
 
     Shapes
     ------
@@ -213,20 +170,16 @@ class GRUCell(_Cell):
     kind = "gru"
 
     def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        variant: str = "reset_after",
-        generator: torch.Generator | None = None,
+        self, input_size: int, hidden_size: int, variant: str = "reset_after", *, seed: Seed = 0
     ) -> None:
         if variant not in ("reset_after", "reset_before"):
             raise ValueError(f"variant must be 'reset_after' or 'reset_before', got {variant!r}")
-        super().__init__(input_size, hidden_size, generator)
+        super().__init__(input_size, hidden_size, seed=seed)
         self.variant = variant
 
     def gates(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """The reset gate ``r_t``, update gate ``z_t`` and candidate ``n_t``, each ``(N, H)``."""
-        h = self._check_step(x, h)
+        h = self._require_step(x, h)
         W_ir, W_iz, W_in = self.weight_ih.chunk(3)  # each (H, I)
         W_hr, W_hz, W_hn = self.weight_hh.chunk(3)  # each (H, H)
         b_ir, b_iz, b_in = self.bias_ih.chunk(3)  # each (H,)
@@ -240,7 +193,7 @@ class GRUCell(_Cell):
         return r_t, z_t, n_t
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        h = self._check_step(x, h)
+        h = self._require_step(x, h)
         r_t, z_t, n_t = self.gates(x, h)
         h_t = (1 - z_t) * n_t + z_t * h
         return h_t
@@ -284,8 +237,8 @@ class LSTMCell(_Cell):
         if state is not None and not (isinstance(state, tuple) and len(state) == 2):
             raise TypeError(f"state must be a tuple (h, c) or None, got {type(state).__name__}")
         h, c = state if state is not None else (None, None)
-        h = self._check_step(x, h)
-        c = self._check_step(x, c) if c is not None else torch.zeros_like(h)
+        h = self._require_step(x, h)
+        c = self._require_step(x, c) if c is not None else torch.zeros_like(h)
         W_ii, W_if, W_ig, W_io = self.weight_ih.chunk(4)  # each (H, I)
         W_hi, W_hf, W_hg, W_ho = self.weight_hh.chunk(4)  # each (H, H)
         b_ii, b_if, b_ig, b_io = self.bias_ih.chunk(4)  # each (H,)
@@ -375,27 +328,24 @@ def parameter_count(kind: str, input_size: int, hidden_size: int, biases: int = 
     >>> parameter_count("gru", 10, 20), parameter_count("lstm", 10, 20)
     (1920, 2560)
     """
-    _check_kind(kind)
-    d_x, d_h = (
-        require_positive_int("input_size", input_size),
-        require_positive_int("hidden_size", hidden_size),
-    )
+    _require_kind(kind)
+    d_x = require_positive_int("input_size", input_size)
+    d_h = require_positive_int("hidden_size", hidden_size)
     if biases not in (0, 1, 2) or isinstance(biases, bool):
         raise ValueError(f"biases must be 0, 1 or 2, got {biases!r}")
     return GATES[kind] * (d_h * d_x + d_h * d_h + biases * d_h)
 
 
-# ---------------------------------------------------------------------------------------
-# The adding problem
-# ---------------------------------------------------------------------------------------
+# --- The adding problem ---------------------------------------------------------------------------
 
 
-def adding_problem(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def adding_problem(n: int, T: int, *, seed: Seed = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` sequences of the adding problem (Hochreiter & Schmidhuber 1997, sec. 5.4).
 
     Each step carries a value ``u_t ~ U[0, 1]`` and a marker ``m_t`` in {0, 1}; exactly one
     marker falls in each half of the sequence, at a uniform position, and the target is the
     sum of the two marked values. Predicting the mean 1 always gives MSE Var(u + u') = 1/6.
+    Every draw comes from ``seed`` (:func:`companion.runtime.generator`).
 
     Returns
     -------
@@ -412,11 +362,10 @@ def adding_problem(n: int, T: int, generator: torch.Generator) -> tuple[torch.Te
     n, T = require_positive_int("n", n), require_positive_int("T", T)
     if T < 2:
         raise ValueError(f"T must be >= 2 (one marker in each half), got {T}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    u = torch.rand(T, n, generator=generator)  # (T, N)
-    first = torch.randint(0, T // 2, (n,), generator=generator)  # (N,) in the first half
-    second = torch.randint(T // 2, T, (n,), generator=generator)  # (N,) in the second half
+    g = generator(seed)
+    u = torch.rand(T, n, generator=g)  # (T, N)
+    first = torch.randint(0, T // 2, (n,), generator=g)  # (N,) in the first half
+    second = torch.randint(T // 2, T, (n,), generator=g)  # (N,) in the second half
     m = torch.zeros(T, n)
     m[first, torch.arange(n)] = 1.0
     m[second, torch.arange(n)] = 1.0
@@ -428,16 +377,10 @@ def adding_problem(n: int, T: int, generator: torch.Generator) -> tuple[torch.Te
 def _fused_with_readout(
     kind: str, input_size: int, hidden_size: int, output_size: int, forget_bias: float | None, seed: int
 ) -> tuple[nn.RNNBase, nn.Linear]:
-    """A fused one-layer ``nn.RNN``/``nn.GRU``/``nn.LSTM`` and a linear readout ``H -> output_size``.
-
-    Both are drawn from ``seed`` without touching the global generator. With ``forget_bias``
-    the LSTM's forget-gate biases start at a total of ``forget_bias`` (``bias_ih`` slice set
-    to it, ``bias_hh`` slice to 0), after Jozefowicz et al. (2015).
-    """
+    """The fused module and readout of :class:`SequenceRegressor` and :class:`PixelClassifier`."""
     require_positive_int("input_size", input_size)
     H = require_positive_int("hidden_size", hidden_size)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = require_seed("seed", seed)
     fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -467,7 +410,7 @@ class SequenceRegressor(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.kind = _check_kind(kind)
+        self.kind = _require_kind(kind)
         self.rnn, self.readout = _fused_with_readout(kind, input_size, hidden_size, 1, forget_bias, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -499,8 +442,7 @@ class AddingConfig:
         require_positive("clip", self.clip)
         if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)):
             raise TypeError(f"forget_bias must be a number, got {type(self.forget_bias).__name__}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        require_seed("seed", self.seed)
 
 
 @dataclass
@@ -518,41 +460,45 @@ class AddingHistory:
 
 
 @torch.no_grad()
-def _mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """``mean_n (model(x)_n - y_n)^2`` for sequences ``x (T, N, 2)`` and targets ``y (N,)``."""
     return F.mse_loss(model(x), y).item()
+
+
+def adding_test_set(config: AddingConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed test set of :func:`train_adding`: ``config.test_size`` sequences of length
+    ``config.T``, drawn from the seed ``config.seed + 1`` (the training batches use ``config.seed``)."""
+    if not isinstance(config, AddingConfig):
+        raise TypeError(f"config must be an AddingConfig, got {type(config).__name__}")
+    return adding_problem(config.test_size, config.T, seed=config.seed + 1)
 
 
 def train_adding(kind: str, config: AddingConfig = AddingConfig()) -> tuple[SequenceRegressor, AddingHistory]:
     """Train a :class:`SequenceRegressor` of ``kind`` on the adding problem.
 
     Each step samples a fresh batch of ``config.batch_size`` sequences, takes the MSE, clips
-    the gradient norm to ``config.clip`` and makes one Adam step. Every ``eval_every``
-    steps the MSE on a fixed test set (``test_size`` sequences drawn with seed ``seed + 1``)
-    is recorded.
-
-    Returns the trained model (in eval mode) and its :class:`AddingHistory`.
+    the gradient norm to ``config.clip`` and makes one Adam step; every ``eval_every`` steps
+    the MSE on :func:`adding_test_set` is recorded. Returns the trained model (in eval mode)
+    and its :class:`AddingHistory`.
 
     Notes
     -----
-    This is a separate loop from ``companion.training.train`` on purpose: that loop makes
-    epochs over a fixed labelled data set, while here every step draws new sequences, there
-    are no epochs, and gradient clipping is part of the recipe.
+    Not ``companion.training.train`` on purpose: that loop makes epochs over a fixed labelled
+    data set; here every step draws new sequences and gradient clipping is part of the recipe.
     """
-    _check_kind(kind)
+    _require_kind(kind)
     if not isinstance(config, AddingConfig):
         raise TypeError(f"config must be an AddingConfig, got {type(config).__name__}")
     model = SequenceRegressor(kind, 2, config.hidden_size, config.forget_bias, config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    batches = torch.Generator().manual_seed(config.seed)
-    x_test, y_test = adding_problem(
-        config.test_size, config.T, torch.Generator().manual_seed(config.seed + 1)
-    )
-    history = AddingHistory([0], [_mse(model, x_test, y_test)], [0.0])
+    batches = generator(config.seed)  # draws every training batch in turn
+    x_test, y_test = adding_test_set(config)
+    history = AddingHistory([0], [mean_squared_error(model, x_test, y_test)], [0.0])
     elapsed = 0.0
     try:
         model.train()
         for step in progress(range(1, config.iterations + 1), desc=f"{kind} T={config.T}", unit="step"):
-            x, y = adding_problem(config.batch_size, config.T, batches)
+            x, y = adding_problem(config.batch_size, config.T, seed=batches)
             start = time.perf_counter()  # times forward, backward, clip and Adam, not the sampling
             loss = F.mse_loss(model(x), y)
             optimizer.zero_grad(set_to_none=True)
@@ -562,7 +508,7 @@ def train_adding(kind: str, config: AddingConfig = AddingConfig()) -> tuple[Sequ
             elapsed += time.perf_counter() - start
             if step % config.eval_every == 0 or step == config.iterations:
                 history.iterations.append(step)
-                history.test_mse.append(_mse(model, x_test, y_test))
+                history.test_mse.append(mean_squared_error(model, x_test, y_test))
                 history.seconds.append(elapsed)
     finally:
         model.eval()
@@ -593,67 +539,7 @@ def hidden_state_gradients(model: SequenceRegressor, x: torch.Tensor, y: torch.T
     return torch.stack([g.norm(dim=1).mean() for g in grads])
 
 
-def _color(label: str) -> str:
-    """``COLORS`` entry of the kind a label starts with ("gru (d_h=37)" -> the GRU's green)."""
-    return COLORS.get(label.split()[0].lower(), "#000000")
-
-
-def adding_curves(
-    histories: dict[str, AddingHistory], title: str | None = None, dashed: tuple[str, ...] = ()
-) -> Figure:
-    """Test MSE against training steps (left) and training time (right), log scale.
-
-    ``histories`` maps a label starting with the kind ("gru", "rnn (d_h=66)") to its
-    :class:`AddingHistory`; labels in ``dashed`` are drawn dashed. The dotted line is the
-    MSE 1/6 of always predicting 1.
-    """
-    if not histories or not all(isinstance(h, AddingHistory) for h in histories.values()):
-        raise ValueError("histories must map at least one label to an AddingHistory")
-    with style_context():
-        fig, (ax_steps, ax_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-        for label, history in histories.items():
-            style = {"color": _color(label), "ls": "--" if label in dashed else "-", "label": label}
-            ax_steps.plot(history.iterations, history.test_mse, **style)
-            ax_time.plot(history.seconds, history.test_mse, **style)
-        for ax in (ax_steps, ax_time):
-            ax.axhline(1 / 6, color="black", ls=":", lw=1, label="always predict 1 (MSE 1/6)")
-            ax.set(yscale="log", ylabel="test MSE")
-        ax_steps.set(xlabel="training step")
-        ax_time.set(xlabel="training time (s, one thread)")
-        ax_time.legend(fontsize=8)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-    return fig
-
-
-def gradient_figure(init: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> Figure:
-    """``||dL/dh_t||`` against ``t`` at initialisation (left) and after training (right).
-
-    Each argument maps a kind to the ``(T,)`` output of :func:`hidden_state_gradients`.
-    """
-    if set(init) != set(trained) or not init:
-        raise ValueError(
-            f"init and trained must have the same kinds, got {sorted(init)} and {sorted(trained)}"
-        )
-    with style_context():
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-        for ax, norms, when in zip(
-            axes, (init, trained), ("at initialisation", "after training"), strict=True
-        ):
-            for kind, g in norms.items():
-                t = torch.arange(1, len(g) + 1)
-                ax.plot(t, g.detach().cpu(), color=_color(kind), label=kind)
-            ax.set(yscale="log", xlabel="time step t", title=when)
-        axes[0].set(ylabel=r"$\|\partial L / \partial h_t\|$")
-        axes[1].legend()
-        fig.tight_layout()
-    return fig
-
-
-# ---------------------------------------------------------------------------------------
-# Pixel-by-pixel digits
-# ---------------------------------------------------------------------------------------
+# --- Pixel-by-pixel digits ------------------------------------------------------------------------
 
 
 class PixelClassifier(nn.Module):
@@ -662,17 +548,7 @@ class PixelClassifier(nn.Module):
     The image ``(N, 64)`` (or ``(N, 1, 8, 8)``) in [0, 1] is read row by row as the
     sequence ``x (64, N, 1)``; a fused one-layer ``nn.RNN``/``nn.GRU``/``nn.LSTM`` runs over
     it and a linear readout of the last state gives the logits ``W h_64 + b``, ``(N, 10)``.
-    The construction (seeded weights, LSTM forget bias) is that of :class:`SequenceRegressor`.
-
-    Parameters
-    ----------
-    kind : {"rnn", "gru", "lstm"}
-    hidden_size : int
-        ``d_h`` (64 in the chapter).
-    forget_bias : float or None
-        Initial total forget-gate bias of the LSTM (ignored by the other kinds).
-    seed : int
-        Draws the initial weights; the global generator is left alone.
+    ``hidden_size`` is ``d_h``; ``forget_bias`` and ``seed`` act as in :class:`SequenceRegressor`.
 
     Notes
     -----
@@ -686,7 +562,7 @@ class PixelClassifier(nn.Module):
         self, kind: str, hidden_size: int = 64, forget_bias: float | None = 1.0, seed: int = 0
     ) -> None:
         super().__init__()
-        self.kind = _check_kind(kind)
+        self.kind = _require_kind(kind)
         self.rnn, self.readout = _fused_with_readout(kind, 1, hidden_size, 10, forget_bias, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -699,7 +575,7 @@ class PixelClassifier(nn.Module):
 
 
 PIXEL_CONFIG = TrainConfig(epochs=30, batch_size=32, lr=3e-3)
-"""The chapter's settings for :func:`train_pixel_digits`: about 20 s for the three cells on one thread."""
+"""The chapter's settings for :func:`train_pixel_digits` (30 epochs, batches of 32, Adam lr 3e-3)."""
 
 
 def train_pixel_digits(
@@ -712,7 +588,7 @@ def train_pixel_digits(
     There is no gradient clipping (the shared loop has none); the learning rate is kept small
     enough instead.
     """
-    _check_kind(kind)
+    _require_kind(kind)
     if not isinstance(data, Digits):
         raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
     if not isinstance(config, TrainConfig):
@@ -720,210 +596,3 @@ def train_pixel_digits(
     model = PixelClassifier(kind, hidden_size, seed=config.seed)
     history = train(model, data.x_train, data.y_train, config, x_test=data.x_test, y_test=data.y_test)
     return model.eval(), history
-
-
-def pixel_curves(histories: dict[str, History]) -> Figure:
-    """Test accuracy per epoch of :func:`train_pixel_digits`, one line per kind."""
-    if not histories or not all(isinstance(h, History) and h.test_accuracy for h in histories.values()):
-        raise ValueError("histories must map at least one kind to a History with test accuracies")
-    with style_context():
-        fig, ax = plt.subplots(figsize=(6.4, 3.4))
-        for label, history in histories.items():
-            epochs = range(1, len(history.test_accuracy) + 1)
-            ax.plot(epochs, history.test_accuracy, color=_color(label), label=label)
-        ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1), title="8x8 digits, one pixel per step")
-        ax.legend()
-        fig.tight_layout()
-    return fig
-
-
-# ---------------------------------------------------------------------------------------
-# Exercise checks (companion.classroom.exercises: a Feedback, never an exception for a wrong answer)
-# ---------------------------------------------------------------------------------------
-
-
-@exercises.check("ex-rnn-count")
-def check_parameter_count(answer: int | None, kind: str, input_size: int, hidden_size: int) -> str:
-    """Is ``answer`` the parameter count of one torch layer of ``kind`` (two biases per block)?
-
-    ``answer`` is the student's count: any integer (a Python ``int`` or a NumPy integer).
-    ``kind``, ``input_size`` and ``hidden_size`` set the exercise and are validated as in
-    :func:`parameter_count`. A wrong count gets a hint at the likely slip, without the number.
-    """
-    truth = parameter_count(kind, input_size, hidden_size)  # ValueError: the exercise is wrong
-    setting = f"the {kind} layer (d_x={input_size}, d_h={hidden_size})"
-    if answer is None:
-        raise exercises.NotYet(f"{setting}: your count is still None: set it to the number of parameters.")
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
-        raise exercises.NotYet(f"{setting}: the count must be an int, got {type(answer).__name__}.")
-    answer = int(answer)
-    if answer == truth:
-        return f"{setting} has {answer} parameters."
-    G, d_x, d_h = GATES[kind], input_size, hidden_size
-    hints = {
-        parameter_count(kind, d_x, d_h, biases=1): "torch keeps TWO bias vectors per block.",
-        parameter_count(kind, d_x, d_h, biases=0): "you left out the biases.",
-        G * (2 * d_h * d_x + 2 * d_h): "U maps the state to the state: it is d_h x d_h.",  # U as d_h x d_x
-        G * d_h * (d_x + 2): "you left out the recurrent weights U (d_h x d_h per block).",
-    }
-    for other in KINDS:
-        hints.setdefault(parameter_count(other, d_x, d_h), f"count the blocks of a {kind}.")
-    hint = hints.get(answer, "blocks x (weights on x + weights on h + biases).")
-    raise exercises.NotYet(f"{setting}: {answer} is not right. Hint: {hint}")
-
-
-def _gru_check_case(seed: int) -> tuple[GRUCell, torch.Tensor, torch.Tensor]:
-    """A float64 GRUCell(3, 4) and inputs ``x (5, 3)``, ``h (5, 4)``, all drawn from ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    cell = GRUCell(3, 4, generator=generator).double()
-    x = torch.randn(5, 3, generator=generator, dtype=torch.float64)
-    h = torch.rand(5, 4, generator=generator, dtype=torch.float64)
-    return cell, x, h
-
-
-@exercises.check("ex-rnn-step")
-def check_gru_step(gru_step: Callable[..., torch.Tensor] | None, seed: int = 0) -> str:
-    """Test ``gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t`` against torch.
-
-    Arguments are in ``torch.nn.GRUCell``'s layout (r|z|n); float64, ``x (5, 3)``,
-    ``h (5, 4)``, all drawn from ``seed`` (the global generator is left untouched). The
-    answer is compared in float64, to ``1e-9`` if it is float64 and to ``1e-5`` if it came
-    back in a lower precision. A wrong step gets a hint naming the likely mix-up.
-    """
-    ours, x, h = _gru_check_case(seed)
-    with torch.random.fork_rng(devices=[]):  # nn.GRUCell draws its (overwritten) weights globally
-        reference = torch.nn.GRUCell(3, 4).double()
-    reference.load_state_dict(ours.state_dict())
-    weights = [p.detach() for p in (ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh)]
-    with torch.no_grad():
-        got = exercises.call(gru_step, "gru_step", x.clone(), h.clone(), *(w.clone() for w in weights))
-        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5, 4):
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            raise exercises.NotYet(f"gru_step must return h_t of shape (N, d_h) = (5, 4), got {shape}.")
-        if not got.is_floating_point():
-            raise exercises.NotYet(f"gru_step must return a float tensor, got {got.dtype}.")
-        atol, tolerance = (1e-9, "1e-9") if got.dtype == torch.float64 else (1e-5, "1e-5")
-        got = got.detach().to(torch.float64)
-        if torch.allclose(got, reference(x, h), atol=atol):
-            return f"your step matches torch.nn.GRUCell to {tolerance}."
-        _, z_t, n_t = ours.gates(x, h)
-        chung = z_t * n_t + (1 - z_t) * h  # z weighting the candidate
-        ours.variant = "reset_before"
-        cho = ours(x, h)  # r applied before the product
-    slips = {
-        "here z weights the candidate (Chung et al.'s convention); torch lets z weight h_{t-1}.": chung,
-        "torch applies r AFTER the product with W_hn (reset_after), not to h before it.": cho,
-    }
-    for hint, value in slips.items():
-        if torch.allclose(got, value, atol=atol):
-            raise exercises.NotYet(f"Hint: {hint}")
-    raise exercises.NotYet("the output differs from torch. Check the order r|z|n of the stacked weights.")
-
-
-SHORT_T = 10  # the sequence length of the exercise ex-rnn-length
-
-
-@exercises.check("ex-rnn-length")
-def check_sequence_length(model: SequenceRegressor | None, history: AddingHistory | None) -> str:
-    """Did the student's tanh RNN, trained at ``T = 10`` with the chapter's settings, learn?
-
-    ``model, history`` are what ``train_adding("rnn", dataclasses.replace(config, T=10))``
-    returned. The check evaluates ``model`` on the test set :func:`train_adding` draws for
-    ``T = 10`` (500 sequences, a few milliseconds) and requires that this MSE is the last one
-    in ``history`` (so the history belongs to the model and was measured at ``T = 10``), and
-    that it is clearly below the 1/6 of always predicting 1 (at most 0.1).
-    """
-    default = AddingConfig(T=SHORT_T)
-    exercises.answered(model, "short_model", "the model train_adding returned")
-    exercises.answered(history, "short_history", "the history train_adding returned")
-    if not isinstance(model, SequenceRegressor):
-        raise exercises.NotYet(
-            f"short_model must be the SequenceRegressor train_adding returns, got {type(model).__name__}."
-        )
-    if not isinstance(history, AddingHistory) or not history.test_mse:
-        raise exercises.NotYet(
-            f"short_history must be the AddingHistory train_adding returns, got {type(history).__name__}."
-        )
-    if model.kind != "rnn":
-        raise exercises.NotYet(f"the exercise is about the tanh RNN ('rnn'); short_model is a {model.kind}.")
-    settings = {
-        "hidden_size": (model.rnn.hidden_size, default.hidden_size),
-        "iterations": (history.iterations[-1], default.iterations),
-    }
-    for name, (got, chapter) in settings.items():
-        if got != chapter:
-            raise exercises.NotYet(
-                f"keep the chapter's other settings, only T changes: {name} is {got}, "
-                f"the chapter's is {chapter}."
-            )
-    x_test, y_test = adding_problem(
-        default.test_size, SHORT_T, torch.Generator().manual_seed(default.seed + 1)
-    )
-    mse = _mse(model, x_test, y_test)
-    if not math.isclose(mse, history.test_mse[-1], rel_tol=1e-4, abs_tol=1e-6):
-        raise exercises.NotYet(
-            f"short_history's last test MSE ({history.test_mse[-1]:.4f}) is not this model's MSE on "
-            f"sequences of length {SHORT_T}: train at T = {SHORT_T} with the chapter's settings and keep "
-            "the model and the history of that one run."
-        )
-    if not mse < 0.1:
-        raise exercises.NotYet(
-            f"the test MSE {mse:.4f} is not clearly below the 1/6 of always predicting 1: "
-            "the model has not learned the task. Did the training run to the end?"
-        )
-    return (
-        f"at T = {SHORT_T} the tanh RNN reaches a test MSE of {mse:.4f}, far below 1/6: it learned the task."
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# Explorer and static figure
-# ---------------------------------------------------------------------------------------
-
-_TOY = {  # a 2-d GRU (d_x = d_h = 2) for the explorer: fixed x, h_{t-1}, W_in, W_hn
-    "x": torch.tensor([1.0, -0.5]),
-    "h": torch.tensor([0.6, 0.5]),
-    "W_in": torch.tensor([[-0.6, 0.0], [0.0, 1.6]]),
-    "W_hn": torch.tensor([[1.0, -0.8], [1.0, 2.0]]),
-}
-
-
-def draw_gru_update(z: float, r: float, ax: Axes | None = None) -> Figure:
-    """Draw one 2-d GRU update with the gates set by hand (all units share ``z`` and ``r``).
-
-    ``n = tanh(W_in x + r * (W_hn h_{t-1}))`` (no biases) and ``h_t = (1 - z) n + z h_{t-1}``:
-    ``h_t`` lies on the segment from ``n`` (z = 0) to ``h_{t-1}`` (z = 1); ``r`` moves ``n``
-    between ``tanh(W_in x)`` (r = 0, the past ignored) and the full candidate (r = 1).
-    """
-    z, r = require_probability("z", z), require_probability("r", r)
-    x, h, W_in, W_hn = _TOY["x"], _TOY["h"], _TOY["W_in"], _TOY["W_hn"]
-    rs = torch.linspace(0, 1, 21)
-    path = torch.tanh(W_in @ x + rs[:, None] * (W_hn @ h))  # (21, 2): n as r goes 0 -> 1
-    n = torch.tanh(W_in @ x + r * (W_hn @ h))
-    h_t = (1 - z) * n + z * h
-    with style_context():
-        fig, ax = plt.subplots(figsize=(6.4, 4.0)) if ax is None else (ax.figure, ax)
-        ax.plot(*path.T, ":", color="#999999", label="candidate n as r goes 0 to 1")
-        ax.plot(*torch.stack([n, h]).T, "-", color="#cccccc", lw=4, zorder=0)
-        ax.scatter(*h, s=60, color=COLORS["rnn"], label="old state $h_{t-1}$", zorder=3)
-        ax.scatter(*n, s=60, marker="s", color="#000000", label="candidate $n_t$", zorder=3)
-        ax.scatter(*h_t, s=90, marker="*", color=COLORS["gru"], label="new state $h_t$", zorder=4)
-        ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal", title=f"z = {z:.2f}, r = {r:.2f}")
-        ax.set(xlabel="unit 1", ylabel="unit 2")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    return fig
-
-
-def gru_update_grid(zs: tuple[float, ...] = (0.0, 0.5, 1.0), rs: tuple[float, ...] = (0.0, 1.0)) -> Figure:
-    """:func:`draw_gru_update` for every pair of ``rs`` (rows) and ``zs`` (columns)."""
-    if not zs or not rs:
-        raise ValueError(f"zs and rs must each hold at least one value, got {len(zs)} and {len(rs)}")
-    with style_context():
-        fig, axes = plt.subplots(len(rs), len(zs), figsize=(3.1 * len(zs), 3.1 * len(rs)), squeeze=False)
-        for row, r in zip(axes, rs, strict=True):
-            for ax, z in zip(row, zs, strict=True):
-                draw_gru_update(z, r, ax=ax)
-                ax.get_legend().remove()
-        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return fig

@@ -11,9 +11,6 @@ Chapters change *what a batch's loss is*, never the loop: the default hook is
 the cross-entropy on hard labels; defensive distillation passes soft labels and
 a temperature loss (chapter 2); adversarial training builds adversarial
 examples inside the hook against the current model (chapter 3).
-
-:func:`check_cnn_comparison` is the check of the getting-started exercise
-``ex-getting-started-cnn`` (:mod:`companion.classroom.exercises`).
 """
 
 from __future__ import annotations
@@ -22,20 +19,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.classroom import exercises
 from companion.data import Digits, batches
-from companion.models import SmallCNN, build_model, eval_mode, preserve_modes
-from companion.runtime import default_device, progress
+from companion.models import build_model, eval_mode, preserve_modes
+from companion.runtime import default_device, generator, progress
 from companion.validation import (
     require_labels,
     require_positive,
     require_positive_int,
     require_same_length,
+    require_seed,
     require_tensor,
 )
 
@@ -44,7 +40,6 @@ __all__ = [
     "LossFn",
     "TrainConfig",
     "accuracy",
-    "check_cnn_comparison",
     "cross_entropy_loss",
     "predict_logits",
     "seeded_model",
@@ -58,7 +53,7 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of :func:`train`. Defaults train the digits MLP to about 97%."""
+    """Settings of :func:`train`; the defaults are the ones chapter 0 trains the digits MLP with."""
 
     epochs: int = 30  # passes over the training set
     batch_size: int = 64  # samples per gradient step
@@ -74,8 +69,7 @@ class TrainConfig:
         require_positive("weight_decay", self.weight_decay, allow_zero=True)
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        require_seed("seed", self.seed)
 
 
 @dataclass
@@ -185,7 +179,7 @@ def train(
     device = device or default_device()
     model.to(device)
     optimizer = _make_optimizer(model, config)
-    generator = torch.Generator().manual_seed(config.seed)
+    g = generator(config.seed)  # draws the shuffle order of every epoch
     history = History()
     start = time.perf_counter()
     with preserve_modes(model):
@@ -193,7 +187,7 @@ def train(
         for _ in bar:
             model.train()
             total, count = 0.0, 0
-            for x_b, y_b in batches(x, y, config.batch_size, shuffle=True, generator=generator):
+            for x_b, y_b in batches(x, y, config.batch_size, shuffle=True, seed=g):
                 x_b, y_b = x_b.to(device), y_b.to(device)
                 loss = loss_fn(model, x_b, y_b)
                 optimizer.zero_grad(set_to_none=True)
@@ -218,8 +212,7 @@ def seeded_model(model_name: str = "mlp", seed: int = 0, **model_kwargs) -> nn.M
     The global random state is left as it was, so the same seed always gives
     the same weights wherever it is called.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = require_seed("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_model(model_name, **model_kwargs)
@@ -254,97 +247,3 @@ def train_classifier(
         y_test=data.y_test,
     )
     return model.eval(), history
-
-
-# --- The check of exercise ex-getting-started-cnn (companion.classroom.exercises) -----------------------
-
-
-def _misclassified(model: nn.Module, data: Digits) -> set[int]:
-    """Indices of the test digits ``model`` gets wrong."""
-    predictions = predict_logits(model, data.x_test).argmax(dim=1)  # (N,)
-    return set((predictions != data.y_test).nonzero().flatten().tolist())
-
-
-def _index_set(value: object, name: str, n: int) -> set[int]:
-    """The student's indices (a list, set, tuple, 1-d int tensor or array, or an (n,) bool mask) as a set."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.dtype == bool and value.shape == (n,):
-            value = np.flatnonzero(value)
-        if value.ndim > 1 or not (np.issubdtype(value.dtype, np.integer) or value.size == 0):
-            raise exercises.NotYet(
-                f"`{name}` must hold integer indices, got an array of {value.dtype} with shape {value.shape}."
-            )
-        value = value.tolist()
-    if not isinstance(value, list | tuple | set | frozenset | range):
-        raise exercises.NotYet(
-            f"`{name}` must hold test-set indices (a list, set or 1-d tensor of ints), "
-            f"got {type(value).__name__}."
-        )
-    items = [v.item() if isinstance(v, np.generic | torch.Tensor) else v for v in value]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise exercises.NotYet(f"`{name}` must hold integer indices of test digits.")
-    if not all(0 <= v < n for v in items):
-        raise exercises.NotYet(f"`{name}` must hold positions in the test set, from 0 to {n - 1}.")
-    return set(items)
-
-
-@exercises.check("ex-getting-started-cnn")
-def check_cnn_comparison(cnn: nn.Module | None, both_wrong: object, mlp: nn.Module, data: Digits) -> str:
-    """Is ``cnn`` a trained :class:`~companion.models.SmallCNN`, and ``both_wrong`` the test digits
-    that it and ``mlp`` both misclassify?
-
-    ``cnn`` and ``both_wrong`` are the student's answers: the model ``train_classifier(digits,
-    "cnn", config)`` returned, and indices into ``data.x_test`` (a list, set, 1-d tensor, or an
-    ``(N,)`` bool mask). ``mlp`` (the chapter's trained MLP) and ``data`` set the exercise. The
-    check recomputes both models' predictions on the 450 test digits (milliseconds) and asks
-    for a CNN test accuracy above 0.9.
-    """
-    if not isinstance(mlp, nn.Module):
-        raise TypeError(f"mlp must be a torch.nn.Module, got {type(mlp).__name__}")
-    if not isinstance(data, Digits):
-        raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
-    exercises.answered(cnn, "cnn", "the model train_classifier(digits, 'cnn', config) returns")
-    if not isinstance(cnn, SmallCNN):
-        raise exercises.NotYet(
-            f"`cnn` must be the SmallCNN that train_classifier returns for 'cnn', got {type(cnn).__name__}."
-        )
-    cnn_accuracy = accuracy(cnn, data.x_test, data.y_test)
-    if cnn_accuracy < 0.9:
-        raise exercises.NotYet(f"`cnn` gets only {cnn_accuracy:.2f} of the test digits right: is it trained?")
-    exercises.answered(both_wrong, "both_wrong", "the indices of the test digits both models misclassify")
-    got = _index_set(both_wrong, "both_wrong", len(data.y_test))
-    cnn_wrong, mlp_wrong = _misclassified(cnn, data), _misclassified(mlp, data)
-    truth = cnn_wrong & mlp_wrong
-    if got == truth:
-        return (
-            f"the CNN gets {cnn_accuracy:.3f} of the test digits right; {len(truth)} of its "
-            f"{len(cnn_wrong)} mistakes are also among the MLP's {len(mlp_wrong)}."
-        )
-    slips = (
-        ("that is every test digit the CNN gets wrong; keep those the MLP gets wrong too.", cnn_wrong),
-        ("that is every test digit the MLP gets wrong; keep those the CNN gets wrong too.", mlp_wrong),
-        (
-            "those are the digits either model gets wrong; keep only those both get wrong.",
-            cnn_wrong | mlp_wrong,
-        ),
-    )
-    for hint, mistakes in slips:
-        if got == mistakes:
-            raise exercises.NotYet(f"`both_wrong`: {hint}")
-    for name, mistakes in (("MLP", mlp_wrong), ("CNN", cnn_wrong)):
-        ordered = sorted(mistakes)  # positions in this list are not test-set indices
-        if got and max(got) < len(ordered) and {ordered[i] for i in got} == truth:
-            raise exercises.NotYet(
-                f"`both_wrong` looks like positions in the list of the {name}'s mistakes; "
-                "give indices into the test set instead."
-            )
-    if got < truth:
-        raise exercises.NotYet("`both_wrong` misses some test digits that both models get wrong.")
-    if got > truth:
-        raise exercises.NotYet("`both_wrong` holds test digits that at least one model classifies correctly.")
-    raise exercises.NotYet(
-        "`both_wrong` is not the set of test digits both models misclassify: compare each "
-        "model's predictions with the labels digits.y_test."
-    )

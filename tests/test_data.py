@@ -48,7 +48,8 @@ def test_to_images_accepts_both_forms_and_rejects_others():
     [
         ({"test_fraction": 0.0}, ValueError, "strictly between 0 and 1"),
         ({"test_fraction": 1.5}, ValueError, "test_fraction must lie in"),
-        ({"seed": -3}, ValueError, "seed must be a non-negative int"),
+        ({"seed": -3}, ValueError, "seed must be an int >= 0, got -3"),
+        ({"seed": 1.0}, TypeError, "seed must be an int >= 0, got float"),
     ],
 )
 def test_load_digits_rejects_bad_arguments(kwargs, error, match):
@@ -63,14 +64,18 @@ def test_batches_cover_every_sample_once_in_a_seeded_order():
     assert torch.equal(torch.cat([b[1] for b in plain]), y)
 
     def order(seed):
-        shuffled = batches(x, y, 3, shuffle=True, generator=torch.Generator().manual_seed(seed))
+        shuffled = batches(x, y, 3, shuffle=True, seed=seed)
         return torch.cat([b[1] for b in shuffled])
 
     order_a, order_b = order(1), order(1)
     assert torch.equal(order_a, order_b) and sorted(order_a.tolist()) == list(range(10))
     assert not torch.equal(order_a, y)
-    for xb, yb in batches(x, y, 3, shuffle=True, generator=torch.Generator().manual_seed(2)):
+    for xb, yb in batches(x, y, 3, shuffle=True, seed=torch.Generator().manual_seed(2)):
         assert torch.equal(xb.squeeze(1).long(), yb)  # inputs stay paired with their targets
+    torch.manual_seed(4)  # seed=None: torch's global generator, as seed_everything seeds it
+    global_order = torch.cat([b[1] for b in batches(x, y, 3, shuffle=True)])
+    torch.manual_seed(4)
+    assert torch.equal(global_order, torch.randperm(10))
 
 
 def test_batches_rejects_bad_arguments():
@@ -79,5 +84,5 @@ def test_batches_rejects_bad_arguments():
         next(batches(x, y[:3], 2))
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         next(batches(x, y, 0))
-    with pytest.raises(ValueError, match="generator is required when shuffle=True"):
-        next(batches(x, y, 2, shuffle=True))
+    with pytest.raises(TypeError, match="seed must be an int >= 0, a torch.Generator or None, got str"):
+        next(batches(x, y, 2, shuffle=True, seed="1"))

@@ -72,9 +72,6 @@ def test_every_check_in_the_companion_is_registered_under_a_book_label():
     import companion.adversarial  # noqa: F401
     import companion.boundary  # noqa: F401
     import companion.classroom.checks  # noqa: F401
-    import companion.distillation  # noqa: F401
-    import companion.rnn  # noqa: F401
-    import companion.training  # noqa: F401
 
     labels = {label for nb in instructor_notebooks().values() for label in _check_labels(nb)}
     registered = {label for label in exercises.CHECKS if not label.startswith("ex-test-")}

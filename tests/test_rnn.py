@@ -1,14 +1,13 @@
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
-from feedback_asserts import not_yet, stub
 from matplotlib.figure import Figure
 from torch import nn
 
 from companion import rnn
 from companion.data import load_digits
+from companion.figures import rnn as figures
 from companion.training import History, accuracy
 
 TORCH_CELLS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
@@ -85,12 +84,21 @@ def test_unrolled_cell_matches_the_fused_module(kind):
         torch.testing.assert_close(state[1], fused_state[1][0], atol=1e-9, rtol=0)
 
 
-def test_cells_draw_their_initial_weights_from_the_generator():
-    a = rnn.GRUCell(3, 4, generator=torch.Generator().manual_seed(7))
-    b = rnn.GRUCell(3, 4, generator=torch.Generator().manual_seed(7))
-    c = rnn.GRUCell(3, 4, generator=torch.Generator().manual_seed(8))
+def test_cells_draw_their_initial_weights_from_the_seed():
+    a = rnn.GRUCell(3, 4, seed=torch.Generator().manual_seed(7))
+    b = rnn.GRUCell(3, 4, seed=7)
+    c = rnn.GRUCell(3, 4, seed=8)
     assert torch.equal(a.weight_hh, b.weight_hh) and not torch.equal(a.weight_hh, c.weight_hh)
     assert a.weight_ih.abs().max() <= 0.5  # U(-1/sqrt(H), 1/sqrt(H)) with H = 4
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    default = rnn.LSTMCell(3, 4)  # seed 0: a private generator, the global one is left alone
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(default.weight_hh, rnn.LSTMCell(3, 4, seed=0).weight_hh)
+    glob = rnn.LSTMCell(3, 4, seed=None)  # None: torch's global generator
+    torch.manual_seed(11)
+    assert torch.equal(glob.weight_ih, rnn.LSTMCell(3, 4, seed=None).weight_ih)
+    assert not torch.equal(glob.weight_ih, default.weight_ih)
 
 
 # --- parameter counts ------------------------------------------------------------------
@@ -118,7 +126,7 @@ def test_parameter_counts_of_the_brief():
 
 
 def test_adding_problem_has_one_marker_per_half_and_the_sum_as_target():
-    x, y = rnn.adding_problem(2000, 10, torch.Generator().manual_seed(0))
+    x, y = rnn.adding_problem(2000, 10, seed=0)
     assert x.shape == (10, 2000, 2) and y.shape == (2000,) and x.dtype == torch.float32
     u, m = x[..., 0], x[..., 1]
     assert ((u >= 0) & (u <= 1)).all()
@@ -126,7 +134,7 @@ def test_adding_problem_has_one_marker_per_half_and_the_sum_as_target():
     torch.testing.assert_close(y, (u * m).sum(dim=0))
     baseline = ((y - 1) ** 2).mean().item()  # always predicting 1
     assert abs(baseline - 1 / 6) < 0.015
-    x2, _ = rnn.adding_problem(2000, 10, torch.Generator().manual_seed(0))
+    x2, _ = rnn.adding_problem(2000, 10, seed=torch.Generator().manual_seed(0))
     assert torch.equal(x, x2)
 
 
@@ -150,6 +158,10 @@ def test_train_adding_is_reproducible_and_returns_an_eval_model():
     assert ha.iterations == [0, 2, 4, 5] and ha.test_mse == hb.test_mse
     assert not a.training and ha.seconds_per_iteration > 0
     assert ha.seconds == sorted(ha.seconds)
+    x_test, y_test = rnn.adding_test_set(config)  # drawn from seed + 1, apart from the batches
+    assert torch.equal(x_test, rnn.adding_problem(20, 6, seed=1)[0]) and y_test.shape == (20,)
+    initial = rnn.SequenceRegressor("gru", 2, 4, config.forget_bias, config.seed)
+    assert ha.test_mse[0] == rnn.mean_squared_error(initial, x_test, y_test)  # recorded at step 0
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +178,7 @@ def test_headline_gated_cells_solve_the_adding_problem_the_tanh_rnn_does_not(tra
 
 def test_headline_gradient_vanishes_at_init_and_gates_learn_to_keep_it(trained):
     config = rnn.AddingConfig()
-    x, y = rnn.adding_problem(256, config.T, torch.Generator().manual_seed(5))
+    x, y = rnn.adding_problem(256, config.T, seed=5)
     ratio_init = {}
     for kind, (model, _) in trained.items():
         init = rnn.SequenceRegressor(kind, 2, config.hidden_size, config.forget_bias, config.seed)
@@ -185,7 +197,7 @@ def test_headline_gradient_vanishes_at_init_and_gates_learn_to_keep_it(trained):
 def test_hidden_state_gradients_values():
     """The last step against the closed form, every step against torch's own GRUCell unrolled."""
     model = rnn.SequenceRegressor("gru", hidden_size=4)
-    x, y = rnn.adding_problem(8, 6, torch.Generator().manual_seed(0))
+    x, y = rnn.adding_problem(8, 6, seed=0)
     g = rnn.hidden_state_gradients(model, x, y)
     assert g.shape == (6,) and g.dtype == torch.float64
     with torch.no_grad():  # d (y_hat_n - y_n)^2 / d h_T = 2 (y_hat_n - y_n) w, w the readout row
@@ -254,158 +266,28 @@ def test_headline_pixel_digits_all_cells_learn_and_the_gap_is_small(pixel_digits
         assert final[kind] == pytest.approx(history.test_accuracy[-1])
         assert final[kind] > 0.75, kind  # far above chance (0.1)
     assert max(final.values()) - min(final.values()) < 0.15
-    assert isinstance(rnn.pixel_curves({k: h for k, (_, h) in results.items()}), Figure)
+    assert isinstance(figures.pixel_curves({k: h for k, (_, h) in results.items()}), Figure)
 
 
-# --- exercise checkers and figures -----------------------------------------------------
-
-
-def test_check_parameter_count_confirms_the_counts_of_the_exercise():
-    feedback = rnn.check_parameter_count(1920, "gru", 10, 20)
-    assert feedback.correct is True and feedback.exercise == "ex-rnn-count"
-    assert str(feedback).startswith("Correct (ex-rnn-count)")
-    assert rnn.check_parameter_count(np.int64(1920), "gru", 10, 20).correct
-    assert rnn.check_parameter_count(1248, "gru", 8, 16).correct  # the notebook's two answers
-    assert rnn.check_parameter_count(1664, "lstm", 8, 16).correct
-
-
-def test_check_parameter_count_hints_without_revealing():
-    G, d_x, d_h = 3, 10, 20
-    slips = (
-        (1860, "TWO bias"),
-        (1800, "left out the biases"),
-        (G * (2 * d_h * d_x + 2 * d_h), "U maps the state to the state"),  # U taken as d_h x d_x
-        (G * d_h * (d_x + 2), "left out the recurrent weights U"),
-        (2560, "count the blocks of a gru"),  # the LSTM's count
-        (np.int32(640), "count the blocks of a gru"),  # the tanh RNN's count
-        (1234, "blocks x (weights on x"),
-    )
-    for wrong, hint in slips:
-        message = not_yet(
-            rnn.check_parameter_count(wrong, "gru", 10, 20), hint, "the gru layer (d_x=10, d_h=20)"
-        )
-        assert "1920" not in message, (wrong, message)
-    lstm = not_yet(rnn.check_parameter_count(1600, "lstm", 8, 16), "TWO bias")
-    assert "1664" not in lstm
-
-
-@pytest.mark.parametrize(
-    ("answer", "hint"),
-    [(None, "still None"), ("1920", "must be an int, got str"), (1920.0, "got float"), (True, "got bool")],
-)
-def test_check_parameter_count_unanswered_or_mistyped_is_not_yet(answer, hint):
-    message = not_yet(rnn.check_parameter_count(answer, "gru", 10, 20), hint)
-    assert "1920" not in message.replace("'1920'", "")
-
-
-def _gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, chung=False, before=False):
-    gi = torch.nn.functional.linear(x, weight_ih, bias_ih).chunk(3, dim=1)
-    W_hr, W_hz, W_hn = weight_hh.chunk(3)
-    b_hr, b_hz, b_hn = bias_hh.chunk(3)
-    r = torch.sigmoid(gi[0] + h @ W_hr.T + b_hr)
-    z = torch.sigmoid(gi[1] + h @ W_hz.T + b_hz)
-    n = torch.tanh(gi[2] + ((r * h) @ W_hn.T + b_hn if before else r * (h @ W_hn.T + b_hn)))
-    return z * n + (1 - z) * h if chung else (1 - z) * n + z * h
-
-
-def test_check_gru_step():
-    feedback = rnn.check_gru_step(_gru_step)
-    assert feedback.correct is True and feedback.exercise == "ex-rnn-step"
-    assert "matches torch.nn.GRUCell to 1e-9" in feedback.message
-    not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, chung=True)), "Chung")
-    not_yet(rnn.check_gru_step(lambda *a: _gru_step(*a, before=True)), "AFTER")
-    not_yet(rnn.check_gru_step(lambda x, h, *w: h[:, :2]), "shape (N, d_h) = (5, 4), got (5, 2)")
-    not_yet(rnn.check_gru_step(lambda x, h, *w: h), "order r|z|n")
-    not_yet(rnn.check_gru_step(lambda x, h, *w: h.long()), "float tensor")
-    not_yet(rnn.check_gru_step(lambda x, h, *w: h.tolist()), "got list")
-
-
-def test_check_gru_step_accepts_float32_answers():
-    def in_float32(*args, **kwargs):
-        return _gru_step(*(a.float() for a in args), **kwargs)
-
-    feedback = rnn.check_gru_step(in_float32)
-    assert feedback.correct and feedback.message == "your step matches torch.nn.GRUCell to 1e-5."
-    not_yet(rnn.check_gru_step(lambda *a: in_float32(*a, chung=True)), "Chung")
-    not_yet(rnn.check_gru_step(lambda x, h, *w: h.float()))
-
-
-@pytest.mark.parametrize(
-    ("answer", "hint"),
-    [
-        (None, "`gru_step` is still None"),
-        (stub, "still raises NotImplementedError"),
-        (lambda x, h: h, "`gru_step` raised TypeError"),  # the wrong signature
-        (lambda *a: 1 / 0, "raised ZeroDivisionError"),
-        (3, "must be a function, got int"),
-    ],
-)
-def test_check_gru_step_unanswered_or_failing_is_not_yet(answer, hint):
-    message = not_yet(rnn.check_gru_step(answer), hint)
-    assert "sigmoid" not in message and "(1 - z" not in message  # no code of the answer
-
-
-def test_check_gru_step_leaves_the_global_generator_and_its_inputs_alone():
-    torch.manual_seed(11)
-    expected = torch.rand(3)
-    torch.manual_seed(11)
-    rnn.check_gru_step(_gru_step)
-    assert torch.equal(torch.rand(3), expected)
-
-    def in_place(x, h, *weights):  # a student's step that overwrites its arguments
-        out = _gru_step(x, h, *weights)
-        h.zero_()
-        weights[0].zero_()
-        return out
-
-    assert rnn.check_gru_step(in_place).correct  # the reference is computed on the check's own copies
-
-
-def test_check_sequence_length_accepts_the_reference_solution(short_run):
-    model, history = short_run
-    feedback = rnn.check_sequence_length(model, history)
-    assert feedback.correct is True and feedback.exercise == "ex-rnn-length"
-    assert "T = 10" in feedback.message
-
-
-def test_check_sequence_length_explains_what_is_off(short_run, trained):
-    model, history = short_run
-    not_yet(rnn.check_sequence_length(None, None), "`short_model` is still None")
-    not_yet(rnn.check_sequence_length(model, None), "`short_history` is still None")
-    not_yet(rnn.check_sequence_length(history, model), "must be the SequenceRegressor")
-    not_yet(rnn.check_sequence_length(model, [0.1]), "must be the AddingHistory")
-    gru = rnn.SequenceRegressor("gru")
-    not_yet(rnn.check_sequence_length(gru, history), "tanh RNN", "is a gru")
-    not_yet(rnn.check_sequence_length(*trained["rnn"]), "not this model's MSE on sequences of length 10")
-    not_yet(rnn.check_sequence_length(model, trained["rnn"][1]), "not this model's MSE")
-    quick = rnn.train_adding("rnn", rnn.AddingConfig(T=10, iterations=20))
-    not_yet(rnn.check_sequence_length(*quick), "only T changes: iterations is 20, the chapter's is 600")
-    narrow = rnn.SequenceRegressor("rnn", hidden_size=8)
-    not_yet(rnn.check_sequence_length(narrow, history), "hidden_size is 8")
-    untrained = rnn.SequenceRegressor("rnn")
-    x, y = rnn.adding_problem(500, 10, torch.Generator().manual_seed(1))  # the check's test set
-    with torch.no_grad():
-        mse = torch.nn.functional.mse_loss(untrained(x), y).item()
-    fake = rnn.AddingHistory([0, 600], [mse, mse], [0.0, 1.0])
-    not_yet(rnn.check_sequence_length(untrained, fake), "not clearly below the 1/6")
+# --- figures (companion.figures.rnn) ---------------------------------------------------
 
 
 def test_explorer_draw_and_static_grid():
-    assert isinstance(rnn.draw_gru_update(0.3, 0.7), Figure)
-    fig = rnn.gru_update_grid(zs=(0.0, 1.0), rs=(0.5,))
+    assert isinstance(figures.draw_gru_update(0.3, 0.7), Figure)
+    fig = figures.gru_update_grid(zs=(0.0, 1.0), rs=(0.5,))
     assert len(fig.axes) == 2
 
 
 def test_experiment_figures():
     history = rnn.AddingHistory([0, 10], [1.0, 0.1], [0.0, 0.5])
-    fig = rnn.adding_curves({"gru": history, "rnn (d_h=66)": history}, dashed=("rnn (d_h=66)",))
+    fig = figures.adding_curves({"gru": history, "rnn (d_h=66)": history}, dashed=("rnn (d_h=66)",))
     assert len(fig.axes) == 2 and fig.axes[0].lines[1].get_linestyle() == "--"
-    fig = rnn.gradient_figure({"gru": torch.ones(5)}, {"gru": torch.ones(5)})
+    fig = figures.gradient_figure({"gru": torch.ones(5)}, {"gru": torch.ones(5)})
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="histories must map at least one label"):
-        rnn.adding_curves({})
+        figures.adding_curves({})
     with pytest.raises(ValueError, match="init and trained must have the same kinds"):
-        rnn.gradient_figure({"gru": torch.ones(5)}, {"lstm": torch.ones(5)})
+        figures.gradient_figure({"gru": torch.ones(5)}, {"lstm": torch.ones(5)})
 
 
 # --- bad inputs ------------------------------------------------------------------------
@@ -429,19 +311,21 @@ def test_errors_name_the_argument_and_the_expected_shape():
         rnn.GRUCell(3, 4, variant="cho")
     with pytest.raises(ValueError, match="hidden_size must be >= 1, got 0"):
         rnn.LSTMCell(3, 0)
-    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
-        rnn.GRUCell(3, 4, generator=0)
+    with pytest.raises(TypeError, match="seed must be an int >= 0, a torch.Generator or None, got str"):
+        rnn.GRUCell(3, 4, seed="0")
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
+        rnn.LSTMCell(3, 4, seed=-1)
 
 
-def test_errors_of_counts_data_training_and_checkers():
+def test_errors_of_counts_data_training_and_figures():
     with pytest.raises(ValueError, match=r"kind must be one of \('rnn', 'gru', 'lstm'\), got 'transformer'"):
         rnn.parameter_count("transformer", 2, 3)
     with pytest.raises(ValueError, match="biases must be 0, 1 or 2, got 3"):
         rnn.parameter_count("gru", 2, 3, biases=3)
     with pytest.raises(ValueError, match="T must be >= 2"):
-        rnn.adding_problem(4, 1, torch.Generator())
-    with pytest.raises(TypeError, match="generator must be a torch.Generator, got int"):
-        rnn.adding_problem(4, 10, 0)
+        rnn.adding_problem(4, 1, seed=0)
+    with pytest.raises(TypeError, match="seed must be an int >= 0, a torch.Generator or None, got float"):
+        rnn.adding_problem(4, 10, seed=1.5)
     with pytest.raises(ValueError, match="lr must be > 0, got 0"):
         rnn.AddingConfig(lr=0)
     with pytest.raises(TypeError, match="iterations must be an int"):
@@ -457,22 +341,24 @@ def test_errors_of_counts_data_training_and_checkers():
     model = rnn.SequenceRegressor("gru", hidden_size=4)
     with pytest.raises(ValueError, match="same N, got 3 and 2"):
         rnn.hidden_state_gradients(model, torch.zeros(5, 3, 2), torch.zeros(2))
-    with pytest.raises(ValueError, match=r"kind must be one of .*got 'transformer'"):
-        rnn.check_parameter_count(1920, "transformer", 10, 20)  # the exercise's setting, not the answer
     with pytest.raises(ValueError, match=r"z must lie in \[0, 1\], got 1.5"):
-        rnn.draw_gru_update(1.5, 0.5)
+        figures.draw_gru_update(1.5, 0.5)
     with pytest.raises(ValueError, match="zs and rs must each hold at least one value"):
-        rnn.gru_update_grid(zs=())
+        figures.gru_update_grid(zs=())
     pixels = rnn.PixelClassifier("rnn", hidden_size=4)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 64\) or \(N, 1, 8, 8\), got \(5, 28, 28\)"):
         pixels(torch.zeros(5, 28, 28))
     with pytest.raises(ValueError, match=r"kind must be one of .*got 'cnn'"):
         rnn.PixelClassifier("cnn")
-    with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
         rnn.PixelClassifier("gru", seed=-1)
+    with pytest.raises(TypeError, match="seed must be an int >= 0, got float"):
+        rnn.AddingConfig(seed=1.0)
+    with pytest.raises(TypeError, match="config must be an AddingConfig, got dict"):
+        rnn.adding_test_set({"T": 5})
     with pytest.raises(TypeError, match="data must be companion.data.Digits, got dict"):
         rnn.train_pixel_digits("gru", {})
     with pytest.raises(TypeError, match="config must be a TrainConfig, got AddingConfig"):
         rnn.train_pixel_digits("gru", load_digits(), rnn.AddingConfig())
     with pytest.raises(ValueError, match="histories must map at least one kind to a History"):
-        rnn.pixel_curves({"gru": History()})
+        figures.pixel_curves({"gru": History()})

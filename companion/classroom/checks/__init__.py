@@ -5,6 +5,18 @@ A chapter's check cells call ``checks.check_...`` after
 every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then holds every check.
 """
 
-from companion.classroom.checks import ch05_capped_objectives, ch06_probability_exercise
+from companion.classroom.checks import (
+    ch00_getting_started,
+    ch01_gru_vs_lstm,
+    ch02_defensive_distillation,
+    ch05_capped_objectives,
+    ch06_probability_exercise,
+)
 
-__all__ = ["ch05_capped_objectives", "ch06_probability_exercise"]
+__all__ = [
+    "ch00_getting_started",
+    "ch01_gru_vs_lstm",
+    "ch02_defensive_distillation",
+    "ch05_capped_objectives",
+    "ch06_probability_exercise",
+]
