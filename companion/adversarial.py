@@ -62,6 +62,7 @@ from companion.boundary import boundary_attack, labels_of
 from companion.classroom import exercises
 from companion.data import Digits
 from companion.plotting import COLORS, digit_grid, style_context
+from companion.runtime import generator
 from companion.training import (
     History,
     LossFn,
@@ -232,10 +233,10 @@ def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None
     step_size = (
         default_step_size(eps, steps) if step_size is None else require_positive("step_size", step_size)
     )
-    generator = torch.Generator().manual_seed(seed)
+    g = generator(seed)  # one generator for the hook's whole run
 
     def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x_adv = pgd(model, x, y, eps, step_size, steps, random_start=True, generator=generator).adversarial
+        x_adv = pgd(model, x, y, eps, step_size, steps, random_start=True, seed=g).adversarial
         return F.cross_entropy(model(x_adv), y)  # the outer minimisation's loss at x + delta*
 
     return loss_fn
@@ -337,9 +338,8 @@ def pgd_evaluation(
     if eps == 0:
         success = predict_logits(model, x).argmax(dim=1) != y
         return AttackResult(x.clone(), success, torch.ones(len(x), dtype=torch.int64))
-    generator = torch.Generator().manual_seed(seed)
     step_size = default_step_size(eps, steps)
-    return pgd(model, x, y, eps, step_size, steps, restarts=restarts, generator=generator)
+    return pgd(model, x, y, eps, step_size, steps, restarts=restarts, seed=seed)
 
 
 def robust_accuracy(

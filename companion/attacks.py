@@ -35,8 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from companion.models import eval_mode
+from companion.runtime import Seed, generator
 from companion.validation import (
-    require_in_unit_box,
+    require_attack_inputs,
     require_labels,
     require_positive,
     require_positive_int,
@@ -94,14 +95,6 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y, reduction="none")
 
 
-def _check_attack_inputs(model, x: torch.Tensor, y: torch.Tensor) -> None:
-    if not callable(model):
-        raise TypeError(f"model must be callable (a batch in [0, 1] -> logits), got {type(model).__name__}")
-    require_in_unit_box("x", x)
-    require_labels("y", y)
-    require_same_length("x", x, "y", y)
-
-
 def _predict(model, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model(x).argmax(dim=1)
@@ -129,7 +122,7 @@ def pgd(
     *,
     restarts: int = 1,
     loss: Loss = cross_entropy,
-    generator: torch.Generator | None = None,
+    seed: Seed = None,
 ) -> AttackResult:
     """L-infinity projected gradient descent (Madry et al. 2018, eq. 2 and sec. 2.1).
 
@@ -162,8 +155,9 @@ def pgd(
     loss : callable
         ``loss(logits, y) -> (N,)``, increased by the attack. Defaults to the
         stable cross-entropy on logits.
-    generator : torch.Generator, optional
-        Source of the random starts, for reproducible attacks.
+    seed : int, torch.Generator or None
+        Source of the random starts (:func:`companion.runtime.generator`): an int or a
+        generator for reproducible attacks; None, torch's global generator.
 
     Returns
     -------
@@ -172,7 +166,8 @@ def pgd(
         ``queries`` = ``restarts * (steps + 1) + 1``: each restart's steps and the
         check of where it ended, then one last check of the returned points.
     """
-    _check_attack_inputs(model, x, y)
+    g = generator(seed)
+    require_attack_inputs(model, x, y)
     eps = require_positive("eps", eps, allow_zero=True)
     alpha = require_positive("alpha", alpha)
     require_positive_int("steps", steps)
@@ -188,7 +183,7 @@ def pgd(
         for _ in range(restarts):
             x_adv = x.clone()
             if random_start:
-                noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1  # U(-1, 1)
+                noise = torch.rand(x.shape, generator=g).to(x.device) * 2 - 1  # U(-1, 1)
                 x_adv = (x + eps * noise).clamp(0, 1)
             for _ in range(steps):
                 gradient = input_gradient(model, x_adv, y, loss)
@@ -295,7 +290,7 @@ def _to_x(w: torch.Tensor) -> torch.Tensor:
     return (torch.tanh(w) + 1) / 2
 
 
-def _check_logits(logits: object, n: int) -> None:
+def _require_logits(logits: object, n: int) -> None:
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"model(x) must return a torch.Tensor of logits, got {type(logits).__name__}")
     if logits.ndim != 2 or logits.shape[0] != n or logits.shape[1] < 2:
@@ -324,7 +319,7 @@ def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best):
         x_adv = _to_x(w)  # (N, ...) in (0, 1)
         logits = model(x_adv)  # (N, K)
         if step == 0:
-            _check_logits(logits, len(x))
+            _require_logits(logits, len(x))
         distance = (x_adv - x).flatten(1).pow(2).sum(dim=1)  # ||delta||_2^2, (N,)
         l2, margin = distance.detach().sqrt(), logit_margin(logits, y).detach()
         if keep_best:
@@ -421,7 +416,7 @@ def carlini_wagner_l2(
     cap is not hidden by the search and the best-point book-keeping. As in
     their code, ``w`` starts at ``arctanh(2x - 1)`` shrunk by ``1 - 1e-6``.
     """
-    _check_attack_inputs(model, x, y)
+    require_attack_inputs(model, x, y)
     c = require_positive("c", c)
     kappa = require_positive("kappa", kappa, allow_zero=True)
     require_positive_int("steps", steps)

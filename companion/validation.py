@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "require_attack_inputs",
     "require_generator_seed",
     "require_in_unit_box",
     "require_labels",
@@ -83,6 +84,36 @@ def require_same_length(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tens
         raise ValueError(
             f"{name_a} and {name_b} must have the same number of samples, got {a.shape[0]} and {b.shape[0]}"
         )
+
+
+def require_attack_inputs(
+    model: object,
+    x: object,
+    y: object,
+    *,
+    name: str = "model",
+    returns: str = "logits",
+    module: bool = False,
+    nonempty: bool = False,
+) -> None:
+    """Check what every attack receives: a model, inputs ``x`` and their labels ``y``.
+
+    ``model`` (called ``name`` in the errors, e.g. ``"predict"``) must be callable on a batch in
+    [0, 1] and return ``returns`` (a description for the error); with ``module=True`` it must be a
+    ``torch.nn.Module`` (for code that hooks into it or trains it). ``x`` must be ``(N, ...)`` float
+    in [0, 1] and ``y`` ``(N,)`` integer class indices, with the same ``N``; ``nonempty=True``
+    also asks for ``N >= 1``.
+    """
+    if module and not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(model):
+        got = type(model).__name__
+        raise TypeError(f"{name} must be callable (a batch in [0, 1] -> {returns}), got {got}")
+    require_in_unit_box("x", x)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
+    if nonempty and len(x) == 0:
+        raise ValueError("x must hold at least one sample, got 0")
 
 
 def require_positive_int(name: str, value: object) -> int:

@@ -197,7 +197,7 @@ def test_pgd_hook_is_seeded_raises_the_loss_and_only_trains_the_parameters(model
     finally:
         model.zero_grad(set_to_none=True)
         model.eval()
-    expected = pgd(model, x, y, 0.2, 2.5 * 0.2 / 7, 7, generator=torch.Generator().manual_seed(3)).adversarial
+    expected = pgd(model, x, y, 0.2, 2.5 * 0.2 / 7, 7, seed=3).adversarial
     assert torch.allclose(
         adv.pgd_training_loss(0.2, seed=3)(model, x, y), F.cross_entropy(model(expected), y)
     )

@@ -100,7 +100,7 @@ def test_headline_boundary_distance_is_comparable_to_a_gradient_attack(experimen
     generator = torch.Generator().manual_seed(config.seed)
     grid = [0.01 * k for k in range(1, 41)]
     adversarial, eps = minimal_perturbation(
-        lambda e: attacks.pgd(model, x, y, e, alpha=e / 4, steps=10, generator=generator), x, grid
+        lambda e: attacks.pgd(model, x, y, e, alpha=e / 4, steps=10, seed=generator), x, grid
     )
     assert eps.isfinite().all()
     pgd_l2 = (adversarial - x).norm(dim=1).median()
