@@ -10,6 +10,8 @@ inside the loop, and whose ``queries`` counts the model calls per sample.
 - :func:`fgsm`: the fast gradient sign method of Goodfellow et al. (2015),
   ``x' = clip(x + eps * sign(grad_x J(x, y)))``: exactly one PGD step of size
   ``eps`` from ``x`` itself (a test checks this).
+- :func:`minimal_perturbation`: per sample, the smallest budget of a grid at which
+  an attack succeeds, the baseline Brendel et al. (2018) compare with (chapter 4).
 - :func:`carlini_wagner_l2`: the L2 attack of Carlini & Wagner (2017), minimising
   ``||delta||_2^2 + c * f6(x + delta)`` with the margin on the logits capped at
   ``-kappa`` (chapter 5), with :func:`f6` and :func:`logit_margin`.
@@ -23,12 +25,13 @@ Goodfellow, Shlens, Szegedy. Explaining and Harnessing Adversarial Examples. ICL
 Madry, Makelov, Schmidt, Tsipras, Vladu. Towards Deep Learning Models Resistant to
 Adversarial Attacks. ICLR 2018.
 Carlini, Wagner. Towards Evaluating the Robustness of Neural Networks. IEEE S&P 2017.
+Brendel, Rauber, Bethge. Decision-Based Adversarial Attacks. ICLR 2018.
 Rauber, Zimmermann, Bethge, Brendel. Foolbox Native. JOSS 2020.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -54,6 +57,7 @@ __all__ = [
     "fgsm",
     "input_gradient",
     "logit_margin",
+    "minimal_perturbation",
     "pgd",
 ]
 
@@ -220,6 +224,31 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, eps: float, *, loss: Loss = cr
     probabilities have an exactly zero gradient, while its logits do not.
     """
     return pgd(model, x, y, eps=eps, alpha=max(eps, 1e-12), steps=1, random_start=False, loss=loss)
+
+
+def minimal_perturbation(
+    attack: Callable[[float], AttackResult], x: torch.Tensor, eps_grid: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, the adversarial of the smallest budget in ``eps_grid`` at which ``attack`` succeeds.
+
+    ``attack(eps)`` runs an attack (e.g. :func:`fgsm` or :func:`pgd`) at budget ``eps`` on ``x``
+    ``(N, ...)``. Returns the adversarials ``(N, ...)`` (``x`` where no budget works) and their
+    budgets ``(N,)`` (``inf`` where none works): the line search over ``eps`` that Brendel et al.
+    (2018) use for their FGSM baseline (chapter 4).
+    """
+    if not callable(attack):
+        raise TypeError(
+            f"attack must be callable as attack(eps) -> AttackResult, got {type(attack).__name__}"
+        )
+    grid = sorted(require_positive("eps_grid[i]", e) for e in eps_grid)
+    if not grid:
+        raise ValueError("eps_grid must hold at least one budget, got none")
+    best, budget = x.clone(), torch.full((len(x),), torch.inf)
+    for eps in grid:
+        result = attack(eps)
+        new = result.success & budget.isinf()  # first (smallest) budget that fools the model
+        best[new], budget[new] = result.adversarial[new], eps
+    return best, budget
 
 
 # ----------------------------------------------------------------------------------------------------

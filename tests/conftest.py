@@ -31,6 +31,22 @@ def trained_mlp(digits):
     return model, history
 
 
+@pytest.fixture(scope="session")
+def boundary_experiment(digits):
+    """Chapter 4's experiment with its defaults: config, both models, the attacked digits and the
+    boundary attack's result on each model (the lesson's tests and the checks' tests share it)."""
+    from companion import boundary
+
+    config = boundary.ExperimentConfig()
+    models = boundary.experiment_models(digits, config.T)
+    x, y = boundary.attack_set(models, digits.x_test, digits.y_test, config.images)
+    results = {
+        name: boundary.boundary_attack(boundary.labels_of(model), x, y, config.steps, seed=config.seed)
+        for name, model in models.items()
+    }
+    return config, models, x, y, results
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread():
     """One torch thread, as the chapters' budget assumes: the course's tiny models run fastest

@@ -1,10 +1,12 @@
+import math
+
 import foolbox
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.attacks import AttackResult, cross_entropy, fgsm, input_gradient, pgd
+from companion.attacks import AttackResult, cross_entropy, fgsm, input_gradient, minimal_perturbation, pgd
 from companion.models import MLP
 
 
@@ -184,3 +186,19 @@ def test_a_nan_gradient_means_no_step():
     x, y = torch.rand(3, 64), torch.zeros(3, dtype=torch.long)
     assert torch.isnan(input_gradient(model, x, y, naive)).any()
     assert torch.equal(fgsm(model, x, y, eps=0.1, loss=naive).adversarial, x)
+
+
+def test_minimal_perturbation_keeps_the_smallest_successful_budget():
+    x = torch.zeros(3, 2)
+
+    def attack(eps):  # sample i is fooled from budget 0.1 * (i + 1) on; sample 2 never
+        success = torch.tensor([eps >= 0.1, eps >= 0.2, False])
+        return AttackResult(x + eps, success, torch.ones(3, dtype=torch.int64))
+
+    adversarial, eps = minimal_perturbation(attack, x, [0.3, 0.1, 0.2])
+    assert eps[:2].tolist() == pytest.approx([0.1, 0.2]) and math.isinf(eps[2])
+    assert torch.allclose(adversarial[:, 0], torch.tensor([0.1, 0.2, 0.0]))
+    with pytest.raises(ValueError, match="eps_grid must hold at least one budget"):
+        minimal_perturbation(attack, x, [])
+    with pytest.raises(TypeError, match="attack must be callable"):
+        minimal_perturbation("fgsm", x, [0.1])

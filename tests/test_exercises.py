@@ -70,7 +70,7 @@ def test_every_check_in_the_companion_is_registered_under_a_book_label():
     from test_assignments import instructor_notebooks
 
     import companion.adversarial  # noqa: F401
-    import companion.boundary  # noqa: F401
+    import companion.classroom.checks  # noqa: F401
     import companion.distillation  # noqa: F401
     import companion.objectives  # noqa: F401
     import companion.probability  # noqa: F401

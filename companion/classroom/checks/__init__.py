@@ -4,3 +4,5 @@ A chapter's check cells call ``checks.check_...`` after
 ``from companion.classroom.checks import chNN_topic as checks``. Importing this package imports
 every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then holds every check.
 """
+
+from companion.classroom.checks import ch04_boundary_attack  # noqa: F401
