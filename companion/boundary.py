@@ -50,7 +50,13 @@ from companion.distillation import defensive_distillation
 from companion.models import eval_mode
 from companion.runtime import Seed, generator
 from companion.training import predict_logits, train_classifier
-from companion.validation import require_attack_inputs, require_positive, require_positive_int, require_tensor
+from companion.validation import (
+    require_attack_inputs,
+    require_models,
+    require_positive,
+    require_positive_int,
+    require_tensor,
+)
 
 __all__ = [
     "GROW_IF_RATE_ABOVE",
@@ -452,6 +458,7 @@ def attack_set(
     Attacking only correctly classified inputs keeps zero distances (already wrong) out of the
     medians.
     """
+    require_models("models", models)
     require_positive_int("n", n)
     correct = torch.ones(len(y), dtype=torch.bool)
     for model in models.values():

@@ -9,7 +9,7 @@ given, in the spirit of scikit-learn's ``sklearn.utils.validation``. Internal in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ __all__ = [
     "require_generator_seed",
     "require_in_unit_box",
     "require_labels",
+    "require_models",
     "require_positive",
     "require_positive_int",
     "require_probability",
@@ -114,6 +115,17 @@ def require_attack_inputs(
     require_same_length("x", x, "y", y)
     if nonempty and len(x) == 0:
         raise ValueError("x must hold at least one sample, got 0")
+
+
+def require_models(name: str, value: object) -> Mapping:
+    """Check that ``value`` is a non-empty dict of name -> ``torch.nn.Module``; returns it."""
+    if not isinstance(value, Mapping) or not value:
+        got = "an empty dict" if isinstance(value, Mapping) else type(value).__name__
+        raise TypeError(f"{name} must be a non-empty dict of name -> torch.nn.Module, got {got}")
+    for key, model in value.items():
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"{name}[{key!r}] must be a torch.nn.Module, got {type(model).__name__}")
+    return value
 
 
 def require_positive_int(name: str, value: object) -> int:

@@ -32,6 +32,24 @@ def trained_mlp(digits):
 
 
 @pytest.fixture(scope="session")
+def adversarial_trained(digits):
+    """Chapter 3's three models with the chapter's defaults, ``{name: (model, history)}`` (the
+    slow part, done once; trained on one thread, as the notebook runs)."""
+    from companion import adversarial
+
+    return adversarial.train_models(digits, adversarial.Setup())
+
+
+@pytest.fixture(scope="session")
+def fgsm_at_03(digits):
+    """Chapter 3's experiment exercise: FGSM adversarial training at eps 0.3, as the notebook trains it."""
+    from companion import adversarial
+
+    ((model, _),) = adversarial.train_models(digits, adversarial.Setup(eps=0.3), names=["fgsm"]).values()
+    return model
+
+
+@pytest.fixture(scope="session")
 def boundary_experiment(digits):
     """Chapter 4's experiment with its defaults: config, both models, the attacked digits and the
     boundary attack's result on each model (the lesson's tests and the checks' tests share it)."""

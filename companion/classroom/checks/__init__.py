@@ -5,4 +5,7 @@ A chapter's check cells call ``checks.check_...`` after
 every chapter's module, so :data:`companion.classroom.exercises.CHECKS` then holds every check.
 """
 
-from companion.classroom.checks import ch04_boundary_attack  # noqa: F401
+from companion.classroom.checks import (  # noqa: F401 - importing a module registers its checks
+    ch03_adversarial_training,
+    ch04_boundary_attack,
+)
