@@ -27,7 +27,7 @@ print("| eps | robust accuracy, ours | robust accuracy, torchattacks | differenc
 print("|---:|---:|---:|---:|")
 for eps in (0.05, 0.1, 0.2):
     alpha = 2.5 * eps / steps
-    ours = attacks.pgd(model, x, y, eps, alpha, steps, generator=torch.Generator().manual_seed(0))
+    ours = attacks.pgd(model, x, y, eps, alpha, steps, seed=0)
     torch.manual_seed(0)
     theirs = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)(x, y)
     ours_acc = 1 - ours.success_rate

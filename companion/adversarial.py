@@ -4,34 +4,32 @@ Madry et al. (2018, eq. 2.1) write adversarial training as a saddle-point proble
 
     min_theta rho(theta),   rho(theta) = E_{(x, y) ~ D} [ max_{||delta||_inf <= eps} L(theta, x + delta, y) ]
 
-The *inner maximisation* is an attack on the current model, re-run inside every
-batch; the *outer minimisation* is ordinary training. So this module writes no
-training loop and no attack: it hands ``companion.training.train`` a per-batch
-loss hook that calls ``companion.attacks.fgsm`` or ``companion.attacks.pgd``.
+The *inner maximisation* is an attack on the current model, re-run inside every batch; the *outer
+minimisation* is ordinary training. So this module writes no training loop and no attack: it
+hands ``companion.training.train`` a per-batch loss hook that calls ``companion.attacks.fgsm`` or
+``companion.attacks.pgd``.
 
 - :func:`fgsm_training_loss`: Goodfellow et al. (2015, sec. 6),
   ``alpha J(theta, x, y) + (1 - alpha) J(theta, x + eps sign(grad_x J(theta, x, y)), y)``.
-- :func:`pgd_training_loss`: Madry et al. (2018), the loss at PGD's adversarial
-  point (random start, ``steps`` steps of ``step_size``).
-- :func:`train_models`: the chapter's three models (standard, FGSM-AT, PGD-AT)
-  from the same initial weights and batch order; :func:`count_passes` counts a
-  hook's forward and backward passes per batch, its cost.
-- Evaluation as Carlini et al. (2019) and Athalye et al. (2018) advise:
-  :func:`robust_accuracy` (PGD with restarts), :func:`evaluate` over a grid of
-  ``eps``, and :func:`sanity_checks` (stronger attacks must not raise the
-  accuracy, a large ``eps`` must bring it to 0, a gradient-free attack must not
-  beat PGD: the boundary attack of ``companion.boundary``).
-- Figures (:func:`plot_robust_accuracy`, :func:`example_figures`), the
-  explorer's drawing function (:func:`eps_explorer`) and the exercises' checks
-  (:func:`check_step_size`, :func:`check_pgd_step`, :func:`check_catastrophic`),
-  each returning a ``companion.classroom.exercises.Feedback``.
+- :func:`pgd_training_loss`: Madry et al. (2018), the loss at PGD's adversarial point (random
+  start, ``steps`` steps of ``step_size``).
+- :func:`train_models`: the chapter's three models (standard, FGSM-AT, PGD-AT) from the same
+  initial weights and batch order; :func:`count_passes` counts a hook's forward and backward
+  passes per batch, its cost.
+- Evaluation as Carlini et al. (2019) and Athalye et al. (2018) advise: :func:`robust_accuracy`
+  (PGD with restarts), :func:`evaluate` over a grid of ``eps``, and :func:`sanity_checks`
+  (stronger attacks must not raise the accuracy, a large ``eps`` must bring it to 0, a
+  gradient-free attack must not beat PGD: the boundary attack of ``companion.boundary``).
 
-Shapes: ``x`` is ``(N, 64)`` (or ``(N, 1, 8, 8)``) float in [0, 1], ``y`` is
-``(N,)`` int64, a model maps ``x`` to logits ``(N, 10)``.
+The chapter's figures and explorer are in :mod:`companion.figures.adversarial`, its exercise
+checks in :mod:`companion.classroom.checks.ch03_adversarial_training`.
 
-Notation clash: Goodfellow et al.'s ``alpha`` weights the clean loss; Madry et
-al.'s PGD step size is also often called ``alpha`` (``companion.attacks.pgd``'s
-argument). Here the step size is always ``step_size``.
+Shapes: ``x`` is ``(N, 64)`` (or ``(N, 1, 8, 8)``) float in [0, 1], ``y`` is ``(N,)`` int64, a
+model maps ``x`` to logits ``(N, 10)``.
+
+Notation clash: Goodfellow et al.'s ``alpha`` weights the clean loss; Madry et al.'s PGD step size
+is also often called ``alpha`` (``companion.attacks.pgd``'s argument). Here the step size is
+always ``step_size``.
 
 References
 ----------
@@ -47,21 +45,17 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
 
 from companion.attacks import AttackResult, fgsm, pgd
 from companion.boundary import boundary_attack, labels_of
-from companion.classroom import exercises
 from companion.data import Digits
-from companion.plotting import COLORS, digit_grid, style_context
+from companion.runtime import Seed, generator
 from companion.training import (
     History,
     LossFn,
@@ -71,12 +65,12 @@ from companion.training import (
     train_classifier,
 )
 from companion.validation import (
-    require_in_unit_box,
-    require_labels,
+    require_attack_inputs,
+    require_models,
     require_positive,
     require_positive_int,
     require_probability,
-    require_same_length,
+    require_seed,
 )
 
 __all__ = [
@@ -84,24 +78,16 @@ __all__ = [
     "MODEL_NAMES",
     "Evaluation",
     "RoundedInput",
-    "CATASTROPHIC_EPS",
     "SanityReport",
     "Setup",
-    "check_catastrophic",
-    "check_pgd_step",
-    "check_step_size",
     "count_passes",
     "default_step_size",
-    "eps_explorer",
     "evaluate",
-    "example_figures",
     "fgsm_accuracy",
     "fgsm_training_loss",
-    "format_table",
     "gradient_free_accuracy",
     "pgd_evaluation",
     "pgd_training_loss",
-    "plot_robust_accuracy",
     "robust_accuracy",
     "sanity_checks",
     "train_models",
@@ -136,8 +122,7 @@ class Setup:
             raise ValueError("eps_grid must hold at least one eps, got an empty tuple")
         for eps in self.eps_grid:
             require_positive("eps_grid[i]", eps, allow_zero=True)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        require_seed("seed", self.seed)
 
     @property
     def train_config(self) -> TrainConfig:
@@ -153,8 +138,8 @@ class Setup:
 def default_step_size(eps: float, steps: int) -> float:
     """PGD step size ``2.5 eps / steps``: enough to cross the ball (width ``2 eps``) from a random start.
 
-    The rule of thumb of Madry et al.'s ``robustness`` library; Madry et al. (2018)
-    use 40 steps of 0.01 for ``eps = 0.3`` on MNIST, a total path of ``1.33 eps``.
+    The rule of thumb of Madry et al.'s ``robustness`` library; Madry et al. (2018) use 40 steps of
+    0.01 for ``eps = 0.3`` on MNIST, a total path of ``1.33 eps``.
     """
     eps = require_positive("eps", eps)
     require_positive_int("steps", steps)
@@ -167,8 +152,8 @@ def fgsm_training_loss(eps: float, alpha: float = 0.5) -> LossFn:
         J~(theta, x, y) = alpha J(theta, x, y) + (1 - alpha) J(theta, x', y),
         x' = clip(x + eps sign(grad_x J(theta, x, y)), 0, 1)
 
-    with ``J`` the mean cross-entropy of the batch. ``x'`` comes from
-    ``companion.attacks.fgsm`` against the *current* model at every call.
+    with ``J`` the mean cross-entropy of the batch. ``x'`` comes from ``companion.attacks.fgsm``
+    against the *current* model at every call.
 
     Parameters
     ----------
@@ -184,8 +169,8 @@ def fgsm_training_loss(eps: float, alpha: float = 0.5) -> LossFn:
 
     Notes
     -----
-    ``x'`` is a constant for the outer gradient (the sign has zero derivative),
-    and it is clipped to the image box [0, 1], which the paper does not mention.
+    ``x'`` is a constant for the outer gradient (the sign has zero derivative), and it is clipped to
+    the image box [0, 1], which the paper does not mention.
     """
     eps = require_positive("eps", eps)
     alpha = require_probability("alpha", alpha)
@@ -197,13 +182,15 @@ def fgsm_training_loss(eps: float, alpha: float = 0.5) -> LossFn:
     return loss_fn
 
 
-def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None, *, seed: int = 0) -> LossFn:
+def pgd_training_loss(
+    eps: float, steps: int = 7, step_size: float | None = None, *, seed: Seed = 0
+) -> LossFn:
     """The hook of PGD adversarial training (Madry et al. 2018, sec. 2 and 4)::
 
         L(theta, x + delta*, y),  delta* ~ argmax_{||delta||_inf <= eps} L(theta, x + delta, y)
 
-    where ``x + delta*`` is ``companion.attacks.pgd`` with a random start,
-    ``steps`` steps of ``step_size``, run against the *current* model at every call.
+    where ``x + delta*`` is ``companion.attacks.pgd`` with a random start, ``steps`` steps of
+    ``step_size``, run against the *current* model at every call.
 
     Parameters
     ----------
@@ -213,8 +200,9 @@ def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None
         PGD steps per batch (Madry et al.: 40 on MNIST, 7 on CIFAR-10).
     step_size : float, optional
         Defaults to :func:`default_step_size` ``= 2.5 eps / steps``.
-    seed : int
-        Seeds the random starts; the hook owns one generator for its whole run.
+    seed : int, torch.Generator or None
+        The random starts' source (:func:`companion.runtime.generator`); the hook owns one
+        generator for its whole run, so each batch draws fresh starts.
 
     Returns
     -------
@@ -223,19 +211,19 @@ def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None
 
     Notes
     -----
-    Like Madry et al. we train on adversarial points only (no clean term). PGD
-    puts the model in eval mode while it attacks (the MLP has no dropout or
-    batch norm, so nothing changes) and restores train mode afterwards.
+    Like Madry et al. we train on adversarial points only (no clean term). PGD puts the model in
+    eval mode while it attacks (the MLP has no dropout or batch norm, so nothing changes) and
+    restores train mode afterwards.
     """
     eps = require_positive("eps", eps)
     require_positive_int("steps", steps)
     step_size = (
         default_step_size(eps, steps) if step_size is None else require_positive("step_size", step_size)
     )
-    generator = torch.Generator().manual_seed(seed)
+    g = generator(seed)  # one generator for the hook's whole run
 
     def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x_adv = pgd(model, x, y, eps, step_size, steps, random_start=True, generator=generator).adversarial
+        x_adv = pgd(model, x, y, eps, step_size, steps, random_start=True, seed=g).adversarial
         return F.cross_entropy(model(x_adv), y)  # the outer minimisation's loss at x + delta*
 
     return loss_fn
@@ -244,15 +232,14 @@ def pgd_training_loss(eps: float, steps: int = 7, step_size: float | None = None
 def count_passes(loss_fn: LossFn, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
     """Forward and backward passes of ``model`` in one training step: ``loss_fn(model, x, y).backward()``.
 
-    Counts calls of ``model`` (a forward hook) and the backward passes through
-    their outputs (a gradient hook on each output that needs one): the attack's
-    passes plus the outer minimisation's. A machine-independent measure of a
-    hook's cost; the wall-clock time also depends on the load and on overheads.
-    The model's gradients are cleared afterwards.
+    Counts calls of ``model`` (a forward hook) and the backward passes through their outputs (a
+    gradient hook on each output that needs one): the attack's passes plus the outer
+    minimisation's. A machine-independent measure of a hook's cost; the wall-clock time also
+    depends on the load and on overheads. The model's gradients are cleared afterwards.
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a function, got {type(loss_fn).__name__}")
-    _check_model_data(model, x, y)
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
     counts = {"forward": 0, "backward": 0}
 
     def count_backward(gradient: torch.Tensor) -> None:
@@ -288,10 +275,9 @@ def train_models(
 ) -> dict[str, tuple[nn.Module, History]]:
     """Train the digits MLP once per hook in ``names`` with ``companion.training.train_classifier``.
 
-    Every model starts from the same seeded weights and sees the same batch
-    order, so they differ only in the loss. Returns ``{name: (model, history)}``;
-    ``history.seconds`` is the training time (with the per-epoch accuracy
-    bookkeeping of the loop, the same for every model).
+    Every model starts from the same seeded weights and sees the same batch order, so they differ
+    only in the loss. Returns ``{name: (model, history)}``; ``history.seconds`` is the training
+    time (with the per-epoch accuracy bookkeeping of the loop, the same for every model).
     """
     hooks = training_hooks(setup)
     unknown = [name for name in names if name not in hooks]
@@ -305,16 +291,6 @@ def train_models(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_model_data(model, x: torch.Tensor, y: torch.Tensor) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    require_in_unit_box("x", x)
-    require_labels("y", y)
-    require_same_length("x", x, "y", y)
-    if len(y) == 0:
-        raise ValueError("x and y must hold at least one sample, got 0")
-
-
 def pgd_evaluation(
     model: nn.Module,
     x: torch.Tensor,
@@ -323,23 +299,23 @@ def pgd_evaluation(
     *,
     steps: int = 20,
     restarts: int = 5,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> AttackResult:
     """The evaluation attack: ``companion.attacks.pgd`` with ``restarts`` random starts and
-    ``steps`` steps of :func:`default_step_size`, seeded by ``seed``.
+    ``steps`` steps of :func:`default_step_size`, its randomness from ``seed`` (an int gives the
+    same starts on every call; see :func:`companion.runtime.generator`).
 
     ``eps = 0`` returns ``x`` itself (the clean points) as an ``AttackResult``.
     """
-    _check_model_data(model, x, y)
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
     eps = require_positive("eps", eps, allow_zero=True)
     require_positive_int("steps", steps)
     require_positive_int("restarts", restarts)
     if eps == 0:
         success = predict_logits(model, x).argmax(dim=1) != y
         return AttackResult(x.clone(), success, torch.ones(len(x), dtype=torch.int64))
-    generator = torch.Generator().manual_seed(seed)
     step_size = default_step_size(eps, steps)
-    return pgd(model, x, y, eps, step_size, steps, restarts=restarts, generator=generator)
+    return pgd(model, x, y, eps, step_size, steps, restarts=restarts, seed=seed)
 
 
 def robust_accuracy(
@@ -350,13 +326,13 @@ def robust_accuracy(
     *,
     steps: int = 20,
     restarts: int = 5,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> float:
     """Share of samples still classified correctly after :func:`pgd_evaluation`, in [0, 1].
 
     An estimate from above of the true robust accuracy
-    ``P[argmax model(x + delta) = y for every ||delta||_inf <= eps]``: a stronger
-    attack can only lower it. At ``eps = 0`` it is the clean accuracy.
+    ``P[argmax model(x + delta) = y for every ||delta||_inf <= eps]``: a stronger attack can only
+    lower it. At ``eps = 0`` it is the clean accuracy.
     """
     result = pgd_evaluation(model, x, y, eps, steps=steps, restarts=restarts, seed=seed)
     return 1.0 - result.success_rate
@@ -364,27 +340,27 @@ def robust_accuracy(
 
 def fgsm_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> float:
     """Share of samples still classified correctly after one FGSM step of size ``eps``."""
-    _check_model_data(model, x, y)
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
     eps = require_positive("eps", eps, allow_zero=True)
     return 1.0 - fgsm(model, x, y, eps).success_rate
 
 
 def gradient_free_accuracy(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: int = 1000, seed: int = 0
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: int = 1000, seed: Seed = 0
 ) -> float:
     """Accuracy under the decision-based boundary attack (``companion.boundary``), in [0, 1].
 
-    The boundary attack needs only labels, so it cannot be fooled by masked
-    gradients. It minimises the L2 distance; a sample counts as broken when the
-    attack's adversarial lies within ``eps`` of ``x`` in L-inf.
+    The boundary attack needs only labels, so it cannot be fooled by masked gradients. It
+    minimises the L2 distance; a sample counts as broken when the attack's adversarial lies within
+    ``eps`` of ``x`` in L-inf. ``steps`` and ``seed`` go to ``companion.boundary.boundary_attack``.
 
     Notes
     -----
-    An L2 attack is a weak L-inf attack: this accuracy bounds the true one from
-    above only loosely. It is a *sanity check* (Athalye et al. 2018): if it were
-    far below PGD's, PGD's gradients would be misleading.
+    An L2 attack is a weak L-inf attack: this accuracy bounds the true one from above only
+    loosely. It is a *sanity check* (Athalye et al. 2018): if it were far below PGD's, PGD's
+    gradients would be misleading.
     """
-    _check_model_data(model, x, y)
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
     eps = require_positive("eps", eps, allow_zero=True)
     require_positive_int("steps", steps)
     result = boundary_attack(labels_of(model), x, y, steps, seed=seed)
@@ -427,8 +403,7 @@ def evaluate(
     models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, setup: Setup = Setup()
 ) -> Evaluation:
     """PGD accuracy of every model at every ``setup.eps_grid`` value; FGSM accuracy at ``setup.eps``."""
-    if not isinstance(models, Mapping) or not models:
-        raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
+    require_models("models", models)
     robust = {
         name: [
             robust_accuracy(
@@ -440,34 +415,6 @@ def evaluate(
     }
     fgsm_acc = {name: fgsm_accuracy(model, x, y, setup.eps) for name, model in models.items()}
     return Evaluation(tuple(setup.eps_grid), robust, fgsm_acc, setup.eps)
-
-
-def format_table(
-    evaluation: Evaluation,
-    columns: Sequence[float] = (0.05, 0.1, 0.2),
-    seconds: Mapping[str, float] | None = None,
-) -> str:
-    """A plain-text table: clean, FGSM and PGD accuracy at ``columns``, and training time.
-
-    ``seconds`` (optional) maps a model name to its training time; the last
-    column is then the time relative to the ``"standard"`` model.
-    """
-    if not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
-    seconds = dict(seconds or {})
-    header = ["model", "clean", f"FGSM {evaluation.train_eps:g}"] + [f"PGD {eps:g}" for eps in columns]
-    if seconds:
-        header += ["train s", "x standard"]
-    rows = [header]
-    for name in evaluation.robust:
-        clean = evaluation.at(name, 0.0) if 0.0 in evaluation.eps else float("nan")
-        row = [LABELS.get(name, name), f"{clean:.3f}", f"{evaluation.fgsm[name]:.3f}"]
-        row += [f"{evaluation.at(name, eps):.3f}" for eps in columns]
-        if seconds:
-            row += [f"{seconds[name]:.1f}", f"{seconds[name] / seconds['standard']:.1f}"]
-        rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
 
 @dataclass
@@ -483,9 +430,9 @@ class SanityReport:
     fgsm_accuracy : float
         Accuracy under one FGSM step (a weaker attack: must not do better than PGD).
     budgets : list of (float, float)
-        ``(eps', PGD accuracy)`` for growing budgets ``eps'`` (``eps / 2``, ``eps``,
-        ``large_eps``): the accuracy must not rise with ``eps'`` and must be 0 at the
-        last one, large enough to erase any digit.
+        ``(eps', PGD accuracy)`` for growing budgets ``eps'`` (``eps / 2``, ``eps``, ``large_eps``):
+        the accuracy must not rise with ``eps'`` and must be 0 at the last one, large enough to
+        erase any digit.
     gradient_free_accuracy : float
         Accuracy under the boundary attack within ``eps`` (must not be far below PGD's).
     tolerance : float
@@ -563,23 +510,23 @@ def sanity_checks(
     large_eps: float = 0.5,
     boundary_steps: int = 1000,
     tolerance: float = 0.01,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> SanityReport:
     """Run the evaluation checklist on one model (Carlini et al. 2019; Athalye et al. 2018).
 
-    1. PGD of growing strength (``strengths``: ``(steps, restarts)`` pairs)
-       must not *raise* the accuracy;
+    1. PGD of growing strength (``strengths``: ``(steps, restarts)`` pairs) must not *raise* the
+       accuracy;
     2. single-step FGSM must not beat PGD;
-    3. the accuracy must not rise with the budget (Carlini et al. 2019:
-       an attack's success must grow with the distortion it may use; PGD of :func:`robust_accuracy`'s defaults
-       at ``eps / 2``, ``eps`` and ``large_eps``), and at ``large_eps`` (0.5 turns
-       any pixel into grey) it must be 0;
+    3. the accuracy must not rise with the budget (Carlini et al. 2019: an attack's success must
+       grow with the distortion it may use; PGD of :func:`robust_accuracy`'s defaults at
+       ``eps / 2``, ``eps`` and ``large_eps``), and at ``large_eps`` (0.5 turns any pixel into
+       grey) it must be 0;
     4. a gradient-free attack (:func:`gradient_free_accuracy`) must not beat PGD.
 
-    Returns a :class:`SanityReport`; ``report.problems()`` lists failures,
-    ``print(report)`` shows everything.
+    ``seed`` goes to every attack. Returns a :class:`SanityReport`; ``report.problems()`` lists
+    failures, ``print(report)`` shows everything.
     """
-    _check_model_data(model, x, y)
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
     eps = require_positive("eps", eps)
     large_eps = require_positive("large_eps", large_eps)
     if large_eps <= eps:
@@ -604,14 +551,13 @@ def sanity_checks(
 class RoundedInput(nn.Module):
     """A gradient-masking "defence" to test the sanity checks on: round pixels to ``levels`` + 1 grey levels.
 
-    ``forward(x) = model(round(levels * x) / levels)``. The digits have 17 grey
-    levels (0..16), so with ``levels = 16`` clean accuracy is unchanged, but the
-    rounding has a zero derivative almost everywhere: PGD's gradient vanishes
-    (a *shattered gradient*, Athalye et al. 2018, sec. 3).
+    ``forward(x) = model(round(levels * x) / levels)``. The digits have 17 grey levels (0..16), so
+    with ``levels = 16`` clean accuracy is unchanged, but the rounding has a zero derivative almost
+    everywhere: PGD's gradient vanishes (a *shattered gradient*, Athalye et al. 2018, sec. 3).
 
-    With ``straight_through=True`` the forward pass is the same and the backward
-    pass treats the rounding as the identity: BPDA, the attack Athalye et al.
-    (2018, sec. 4.1) use to break such defences.
+    With ``straight_through=True`` the forward pass is the same and the backward pass treats the
+    rounding as the identity: BPDA, the attack Athalye et al. (2018, sec. 4.1) use to break such
+    defences.
     """
 
     def __init__(self, model: nn.Module, levels: int = 16, straight_through: bool = False) -> None:
@@ -627,338 +573,3 @@ class RoundedInput(nn.Module):
         if self.straight_through:
             rounded = x + (rounded - x).detach()  # same value, gradient of the identity
         return self.model(rounded)
-
-
-# --------------------------------------------------------------------------------------------
-# Figures and the explorer
-# --------------------------------------------------------------------------------------------
-
-
-def plot_robust_accuracy(evaluation: Evaluation, title: str | None = None) -> Figure:
-    """Robust accuracy (PGD) against ``eps``, one line per model, the training ``eps`` dashed."""
-    if not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
-    with style_context():
-        fig, ax = plt.subplots(figsize=(6.0, 3.6))
-        for name, values in evaluation.robust.items():
-            ax.plot(evaluation.eps, values, marker="o", label=LABELS.get(name, name), color=COLORS.get(name))
-        ax.axvline(evaluation.train_eps, color="gray", linestyle="--", linewidth=1)
-        ax.annotate("training eps", (evaluation.train_eps, 1.0), xytext=(4, -10), textcoords="offset points")
-        ax.set(xlabel=r"$\epsilon$ ($L_\infty$)", ylabel="robust accuracy (PGD)", ylim=(-0.02, 1.02))
-        ax.legend()
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-    return fig
-
-
-def example_figures(
-    models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, eps: float, *, seed: int = 0
-) -> tuple[Figure, Figure]:
-    """PGD adversarial examples against each model (one row per model) and their perturbations.
-
-    Returns two ``companion.plotting.digit_grid`` figures: the adversarial
-    digits titled with the model's prediction (red when fooled), and
-    ``delta = x' - x`` on a diverging colour map (``signed=True``).
-    """
-    if not isinstance(models, Mapping) or not models:
-        raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
-    results = {name: pgd_evaluation(model, x, y, eps, seed=seed) for name, model in models.items()}
-    adversarial = torch.cat([r.adversarial for r in results.values()])  # (M * N, 64)
-    predictions = torch.cat(
-        [predict_logits(models[n], r.adversarial).argmax(dim=1) for n, r in results.items()]
-    )
-    rows = ", ".join(LABELS.get(name, name) for name in models)
-    labels = torch.cat([y] * len(models))
-    images = digit_grid(
-        adversarial, labels, predictions, ncols=len(x), title=f"PGD at eps {eps:g}, rows: {rows}"
-    )
-    perturbations = digit_grid(
-        adversarial - torch.cat([x] * len(models)),
-        ncols=len(x),
-        signed=True,
-        title=f"perturbations, rows: {rows}",
-    )
-    return images, perturbations
-
-
-def eps_explorer(
-    models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *, seed: int = 0
-) -> Callable[[float, int], Figure]:
-    """The explorer's drawing function ``draw(eps, index) -> Figure``.
-
-    For test digit ``x[index]`` it attacks each model with :func:`pgd_evaluation`
-    at ``eps`` and draws, one row per model: the digit, the perturbation
-    ``delta`` (colour scale fixed to ``[-eps, eps]``), the adversarial digit
-    ``x + delta`` and the model's class probabilities on it.
-    """
-    if not isinstance(models, Mapping) or not models:
-        raise TypeError(f"models must be a non-empty dict of name -> nn.Module, got {type(models).__name__}")
-    require_in_unit_box("x", x)
-    require_labels("y", y)
-    require_same_length("x", x, "y", y)
-
-    def draw(eps: float = 0.1, index: int = 0) -> Figure:
-        if not 0 <= index < len(x):
-            raise ValueError(f"index must lie in [0, {len(x) - 1}], got {index}")
-        x_i, y_i = x[index : index + 1], y[index : index + 1]  # (1, 64), (1,)
-        with style_context():
-            fig, axes = plt.subplots(len(models), 4, figsize=(8.4, 2.1 * len(models)), squeeze=False)
-            fig.subplots_adjust(hspace=0.55, wspace=0.35)
-            for row, (name, model) in zip(axes, models.items(), strict=True):
-                x_adv = pgd_evaluation(model, x_i, y_i, eps, seed=seed).adversarial
-                p = torch.softmax(predict_logits(model, x_adv), dim=1)[0]  # (10,)
-                _draw_row(row, LABELS.get(name, name), x_i, x_adv, p, int(y_i), eps)
-        return fig
-
-    return draw
-
-
-def _draw_row(axes, label: str, x: torch.Tensor, x_adv: torch.Tensor, p: torch.Tensor, y: int, eps: float):
-    bound = max(eps, 1e-3)
-    panels = [
-        (x, "gray_r", 0.0, 1.0, f"digit (label {y})"),
-        (x_adv - x, "RdBu_r", -bound, bound, r"$\delta$"),
-        (x_adv, "gray_r", 0.0, 1.0, r"$x + \delta$"),
-    ]
-    for ax, (image, cmap, low, high, title) in zip(axes[:3], panels, strict=True):
-        ax.imshow(image.reshape(8, 8).numpy(), cmap=cmap, vmin=low, vmax=high)
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    axes[0].text(-3.5, 3.5, label, rotation=90, ha="center", va="center", fontsize=10)
-    prediction = int(p.argmax())
-    colors = ["#bbbbbb"] * len(p)
-    colors[prediction] = COLORS["capped"] if prediction == y else COLORS["distilled"]
-    axes[3].bar(range(len(p)), p.numpy(), color=colors)
-    axes[3].set(ylim=(0, 1.02), xticks=range(len(p)))
-    axes[3].set_title(f"{label}: predicts {prediction} ({float(p.max()):.2f})", fontsize=9)
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise checks: a Feedback for each answer, hints that never give the answer
-# --------------------------------------------------------------------------------------------
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-3 * max(1.0, abs(b))
-
-
-@exercises.check("ex-adv-step-size")
-def check_step_size(min_step_size: float | None, eps: float = 0.3, steps: int = 10) -> str:
-    """Check part (a) of the step-size exercise: the smallest PGD step size ``a``, a number.
-
-    With ``steps`` steps of size ``a`` at budget ``eps``, PGD must be able to
-    carry a pixel from one corner of the L-inf ball to the opposite one. Common
-    mistakes (the distance from the centre, the rule of thumb of (b), the total
-    path) get their own hint.
-    """
-    eps = require_positive("eps", eps)
-    require_positive_int("steps", steps)
-    value = exercises.number(exercises.answered(min_step_size, "min_step_size", "a number"), "min_step_size")
-    smallest = 2 * eps / steps
-    if _close(value, smallest):
-        return f"{value:g} is the smallest step that crosses the ball from corner to corner in {steps} steps."
-    if value <= 0:
-        raise exercises.NotYet("a step size is a positive number.")
-    if _close(value, eps / steps):
-        raise exercises.NotYet(
-            "that step carries a pixel from the centre of the ball to its edge; the walk in (a) "
-            "starts at a corner and must reach the opposite one."
-        )
-    if _close(value, default_step_size(eps, steps)):
-        raise exercises.NotYet(
-            "that is the usual choice of (b), which keeps a margin; (a) asks for the smallest step "
-            "that can just reach the opposite corner."
-        )
-    if _close(value, 2 * eps):
-        raise exercises.NotYet(
-            "that is how far a pixel must travel in total, not the size of one of the steps."
-        )
-    if value < smallest:
-        raise exercises.NotYet(
-            "too small: that many steps of this size cannot carry a pixel from one corner of the ball "
-            "to the opposite one."
-        )
-    raise exercises.NotYet(
-        "larger than needed: a smaller step still reaches the opposite corner in that many steps, "
-        "and (a) asks for the smallest."
-    )
-
-
-@exercises.check("ex-adv-pgd-step")
-def check_pgd_step(pgd_step: Callable[..., torch.Tensor] | None, *, seed: int = 0) -> str:
-    """Check a student's PGD step ``pgd_step(x_adv, x, gradient, eps, step_size) -> x_new``.
-
-    Expected: one L-inf ascent step ``x_adv + step_size * sign(gradient)``,
-    projected onto the ball ``||x_new - x||_inf <= eps`` around the *original*
-    ``x``, then clipped to [0, 1]. Three cases of 32 random points ``(32, 64)``;
-    the first failed test gives the hint.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    cases = 0
-    for eps, step_size in ((0.1, 0.03), (0.2, 0.15), (0.3, 0.5)):
-        x = torch.rand(32, 64, generator=generator)  # (32, 64) in [0, 1]
-        x[:, :8] = 0.0  # blank pixels, as in the digits: the box matters there
-        start = (torch.rand(32, 64, generator=generator) * 2 - 1) * eps
-        x_adv = (x + start).clamp(0, 1)  # a point of the ball, inside the box
-        gradient = torch.randn(32, 64, generator=generator)
-        out = exercises.call(pgd_step, "pgd_step", x_adv.clone(), x.clone(), gradient.clone(), eps, step_size)
-        _diagnose(out, x_adv, x, gradient, eps, step_size)
-        cases += 1
-    return (
-        f"pgd_step passes all {cases} checks: ascent on the sign, projection onto the ball, clip to the box."
-    )
-
-
-def _diagnose(out, x_adv, x, gradient, eps: float, step_size: float) -> None:
-    """Raise :class:`~companion.classroom.exercises.NotYet` with the first thing wrong about ``out``."""
-    if not isinstance(out, torch.Tensor):
-        raise exercises.NotYet(f"pgd_step must return a torch.Tensor, got {type(out).__name__}.")
-    if out.shape != x.shape:
-        raise exercises.NotYet(
-            f"pgd_step must return the shape of x, {tuple(x.shape)}, got {tuple(out.shape)}."
-        )
-    if not out.is_floating_point() or not out.isfinite().all():
-        raise exercises.NotYet("pgd_step must return finite floating-point pixels.")
-    out = out.detach().to(x.dtype)  # a float64 answer is compared as float32
-    if out.min() < 0 or out.max() > 1:
-        raise exercises.NotYet(
-            "some pixels leave [0, 1]: a valid image must be clipped to the box at the end."
-        )
-    if (out - x).abs().max() > eps + 1e-6:
-        raise exercises.NotYet(
-            "some pixels move more than eps from the ORIGINAL x: project onto the ball around x, "
-            "not around the current point."
-        )
-    # Where neither the ball nor the box is active, the step itself is visible.
-    lower, upper = torch.maximum(x - eps, torch.zeros_like(x)), torch.minimum(x + eps, torch.ones_like(x))
-    free = (x_adv - step_size > lower + 1e-6) & (x_adv + step_size < upper - 1e-6)
-    if free.any():  # with step_size > eps no pixel is free: only the full comparison below applies
-        moved = (out - x_adv)[free]
-        if torch.allclose(moved, -step_size * gradient[free].sign(), atol=1e-6):
-            raise exercises.NotYet(
-                "the step goes down the gradient: an attack *increases* the loss (ascent)."
-            )
-        if not torch.allclose(moved, step_size * gradient[free].sign(), atol=1e-6):
-            raise exercises.NotYet(
-                "away from the ball's edge and the box, each pixel should move by exactly step_size: "
-                "an L-inf step uses the sign of the gradient, not the gradient itself."
-            )
-    expected = torch.minimum(torch.maximum(x_adv + step_size * gradient.sign(), lower), upper)
-    if not torch.allclose(out, expected, atol=1e-6):
-        wrong = int((~torch.isclose(out, expected, atol=1e-6)).sum())
-        raise exercises.NotYet(
-            f"{wrong} of {out.numel()} pixels near the ball's edge or the box differ: "
-            "take the step first, then project, then clip."
-        )
-
-
-CATASTROPHIC_EPS = (0.1, 0.2, 0.3)
-"""The budgets at which the catastrophic-overfitting exercise measures FGSM and PGD accuracy."""
-
-
-@exercises.check("ex-adv-catastrophic")
-def check_catastrophic(fgsm_model: nn.Module | None, accuracies: Mapping | None, data: Digits) -> str:
-    """Check the catastrophic-overfitting experiment from its result objects.
-
-    ``fgsm_model`` must be the digits MLP trained with FGSM adversarial training
-    at ``eps = 0.3``: a trained classifier (clean test accuracy above 0.9) that
-    resists FGSM at 0.3 on at least 45% of the test digits (the chapter's
-    FGSM-trained model at 0.2 and the standard one resist it on at most 25%).
-    ``accuracies`` maps each eps of :data:`CATASTROPHIC_EPS` to the pair
-    ``(FGSM accuracy, PGD accuracy)`` measured on ``data``'s test digits; both are
-    recomputed on ``fgsm_model`` with :func:`fgsm_accuracy` and
-    :func:`robust_accuracy` (20 steps, 5 restarts, seed 0; about 0.3 s) and must
-    agree within 0.005 (FGSM, deterministic) and 0.03 (PGD, random starts).
-    """
-    if not isinstance(data, Digits):
-        raise TypeError(f"data must be a companion.data.Digits, got {type(data).__name__}")
-    x, y = data.x_test, data.y_test
-    model = exercises.answered(
-        fgsm_model, "fgsm_model", "your FGSM-trained model (the first item of its pair)"
-    )
-    if not isinstance(model, nn.Module):
-        raise exercises.NotYet(
-            f"`fgsm_model` must be a torch.nn.Module, got {type(model).__name__}: "
-            "train_models returns {name: (model, history)}."
-        )
-    logits = exercises.call(predict_logits, "fgsm_model", model, x)
-    if not isinstance(logits, torch.Tensor) or logits.shape != (len(x), 10):
-        raise exercises.NotYet("`fgsm_model` must map the test digits (N, 64) to logits (N, 10).")
-    if (logits.argmax(dim=1) == y).float().mean().item() < 0.9:
-        raise exercises.NotYet(
-            "`fgsm_model` gets fewer than 90% of the clean test digits right: is it trained?"
-        )
-    measured = {  # the student's model may still fail inside an attack: report it, do not crash
-        eps: (
-            exercises.call(fgsm_accuracy, "fgsm_model", model, x, y, eps),
-            exercises.call(robust_accuracy, "fgsm_model", model, x, y, eps),
-        )
-        for eps in CATASTROPHIC_EPS
-    }
-    if measured[CATASTROPHIC_EPS[-1]][0] < 0.45:
-        raise exercises.NotYet(
-            "`fgsm_model` is not a model trained against FGSM at eps 0.3: such a model resists that very "
-            "attack on far more test digits. Train it with Setup(eps=0.3) and names=['fgsm']."
-        )
-    table = _accuracy_table(
-        exercises.answered(accuracies, "accuracies", "a dict {eps: (FGSM, PGD accuracy)}")
-    )
-    for eps, (fgsm_ref, pgd_ref) in measured.items():
-        _compare_accuracies(eps, table, fgsm_ref, pgd_ref)
-    return (
-        "your FGSM-trained model and your accuracies match a recomputation at eps "
-        + ", ".join(f"{eps:g}" for eps in CATASTROPHIC_EPS)
-        + ". Now read them: how does each accuracy change with eps?"
-    )
-
-
-def _accuracy_table(accuracies: object) -> dict[float, tuple[float, float]]:
-    """``{eps: (fgsm, pgd)}`` for every eps of :data:`CATASTROPHIC_EPS`, or NotYet naming what is off."""
-    if not isinstance(accuracies, Mapping):
-        raise exercises.NotYet(
-            "`accuracies` must be a dict {eps: (FGSM accuracy, PGD accuracy)}, "
-            f"got {type(accuracies).__name__}."
-        )
-    table = {}
-    for eps in CATASTROPHIC_EPS:
-        keys = [k for k in accuracies if isinstance(k, Real) and abs(k - eps) < 1e-9]
-        if not keys:
-            raise exercises.NotYet(f"`accuracies` has no entry for eps {eps:g}.")
-        pair = accuracies[keys[0]]
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise exercises.NotYet(
-                f"accuracies[{eps:g}] must be a pair (FGSM accuracy, PGD accuracy), got {pair!r}."
-            )
-        values = tuple(exercises.number(v, f"accuracies[{eps:g}][{i}]") for i, v in enumerate(pair))
-        if not all(0 <= v <= 1 for v in values):
-            raise exercises.NotYet(f"accuracies[{eps:g}] must hold accuracies in [0, 1].")
-        table[eps] = values
-    return table
-
-
-def _compare_accuracies(eps: float, table: dict, fgsm_ref: float, pgd_ref: float) -> None:
-    fgsm_acc, pgd_acc = table[eps]
-    if abs(fgsm_acc - fgsm_ref) <= 0.005 and abs(pgd_acc - pgd_ref) <= 0.03:
-        return
-    if abs(fgsm_acc - pgd_ref) <= 0.03 and abs(pgd_acc - fgsm_ref) <= 0.005:
-        raise exercises.NotYet(f"accuracies[{eps:g}] looks swapped: put FGSM's accuracy first, then PGD's.")
-    if abs(fgsm_acc - (1 - fgsm_ref)) <= 0.005 or abs(pgd_acc - (1 - pgd_ref)) <= 0.03:
-        raise exercises.NotYet(
-            f"at eps {eps:g} you report a success rate: the exercise asks for accuracy, the share of "
-            "test digits still classified correctly."
-        )
-    if abs(fgsm_acc - fgsm_ref) > 0.005:
-        raise exercises.NotYet(
-            f"your FGSM accuracy at eps {eps:g} does not match FGSM on `fgsm_model` over the test digits "
-            "(adversarial.fgsm_accuracy)."
-        )
-    if pgd_acc > pgd_ref:
-        raise exercises.NotYet(
-            f"your PGD accuracy at eps {eps:g} is higher than PGD with 20 steps and 5 restarts leaves "
-            "(adversarial.robust_accuracy): a weak attack overestimates robustness."
-        )
-    raise exercises.NotYet(
-        f"your PGD accuracy at eps {eps:g} is lower than a recomputation on `fgsm_model` over the test "
-        "digits (adversarial.robust_accuracy) gives: is it measured on the same model and digits?"
-    )

@@ -10,6 +10,8 @@ inside the loop, and whose ``queries`` counts the model calls per sample.
 - :func:`fgsm`: the fast gradient sign method of Goodfellow et al. (2015),
   ``x' = clip(x + eps * sign(grad_x J(x, y)))``: exactly one PGD step of size
   ``eps`` from ``x`` itself (a test checks this).
+- :func:`minimal_perturbation`: per sample, the smallest budget of a grid at which
+  an attack succeeds, the baseline Brendel et al. (2018) compare with (chapter 4).
 - :func:`carlini_wagner_l2`: the L2 attack of Carlini & Wagner (2017), minimising
   ``||delta||_2^2 + c * f6(x + delta)`` with the margin on the logits capped at
   ``-kappa`` (chapter 5), with :func:`f6` and :func:`logit_margin`.
@@ -23,20 +25,22 @@ Goodfellow, Shlens, Szegedy. Explaining and Harnessing Adversarial Examples. ICL
 Madry, Makelov, Schmidt, Tsipras, Vladu. Towards Deep Learning Models Resistant to
 Adversarial Attacks. ICLR 2018.
 Carlini, Wagner. Towards Evaluating the Robustness of Neural Networks. IEEE S&P 2017.
+Brendel, Rauber, Bethge. Decision-Based Adversarial Attacks. ICLR 2018.
 Rauber, Zimmermann, Bethge, Brendel. Foolbox Native. JOSS 2020.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from companion.models import eval_mode
+from companion.runtime import Seed, generator
 from companion.validation import (
-    require_in_unit_box,
+    require_attack_inputs,
     require_labels,
     require_positive,
     require_positive_int,
@@ -53,6 +57,7 @@ __all__ = [
     "fgsm",
     "input_gradient",
     "logit_margin",
+    "minimal_perturbation",
     "pgd",
 ]
 
@@ -94,14 +99,6 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y, reduction="none")
 
 
-def _check_attack_inputs(model, x: torch.Tensor, y: torch.Tensor) -> None:
-    if not callable(model):
-        raise TypeError(f"model must be callable (a batch in [0, 1] -> logits), got {type(model).__name__}")
-    require_in_unit_box("x", x)
-    require_labels("y", y)
-    require_same_length("x", x, "y", y)
-
-
 def _predict(model, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model(x).argmax(dim=1)
@@ -129,7 +126,7 @@ def pgd(
     *,
     restarts: int = 1,
     loss: Loss = cross_entropy,
-    generator: torch.Generator | None = None,
+    seed: Seed = None,
 ) -> AttackResult:
     """L-infinity projected gradient descent (Madry et al. 2018, eq. 2 and sec. 2.1).
 
@@ -162,8 +159,9 @@ def pgd(
     loss : callable
         ``loss(logits, y) -> (N,)``, increased by the attack. Defaults to the
         stable cross-entropy on logits.
-    generator : torch.Generator, optional
-        Source of the random starts, for reproducible attacks.
+    seed : int, torch.Generator or None
+        Source of the random starts (:func:`companion.runtime.generator`): an int or a
+        generator for reproducible attacks; None, torch's global generator.
 
     Returns
     -------
@@ -172,7 +170,8 @@ def pgd(
         ``queries`` = ``restarts * (steps + 1) + 1``: each restart's steps and the
         check of where it ended, then one last check of the returned points.
     """
-    _check_attack_inputs(model, x, y)
+    g = generator(seed)
+    require_attack_inputs(model, x, y)
     eps = require_positive("eps", eps, allow_zero=True)
     alpha = require_positive("alpha", alpha)
     require_positive_int("steps", steps)
@@ -188,7 +187,7 @@ def pgd(
         for _ in range(restarts):
             x_adv = x.clone()
             if random_start:
-                noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1  # U(-1, 1)
+                noise = torch.rand(x.shape, generator=g).to(x.device) * 2 - 1  # U(-1, 1)
                 x_adv = (x + eps * noise).clamp(0, 1)
             for _ in range(steps):
                 gradient = input_gradient(model, x_adv, y, loss)
@@ -225,6 +224,31 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, eps: float, *, loss: Loss = cr
     probabilities have an exactly zero gradient, while its logits do not.
     """
     return pgd(model, x, y, eps=eps, alpha=max(eps, 1e-12), steps=1, random_start=False, loss=loss)
+
+
+def minimal_perturbation(
+    attack: Callable[[float], AttackResult], x: torch.Tensor, eps_grid: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, the adversarial of the smallest budget in ``eps_grid`` at which ``attack`` succeeds.
+
+    ``attack(eps)`` runs an attack (e.g. :func:`fgsm` or :func:`pgd`) at budget ``eps`` on ``x``
+    ``(N, ...)``. Returns the adversarials ``(N, ...)`` (``x`` where no budget works) and their
+    budgets ``(N,)`` (``inf`` where none works): the line search over ``eps`` that Brendel et al.
+    (2018) use for their FGSM baseline (chapter 4).
+    """
+    if not callable(attack):
+        raise TypeError(
+            f"attack must be callable as attack(eps) -> AttackResult, got {type(attack).__name__}"
+        )
+    grid = sorted(require_positive("eps_grid[i]", e) for e in eps_grid)
+    if not grid:
+        raise ValueError("eps_grid must hold at least one budget, got none")
+    best, budget = x.clone(), torch.full((len(x),), torch.inf)
+    for eps in grid:
+        result = attack(eps)
+        new = result.success & budget.isinf()  # first (smallest) budget that fools the model
+        best[new], budget[new] = result.adversarial[new], eps
+    return best, budget
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -295,7 +319,7 @@ def _to_x(w: torch.Tensor) -> torch.Tensor:
     return (torch.tanh(w) + 1) / 2
 
 
-def _check_logits(logits: object, n: int) -> None:
+def _require_logits(logits: object, n: int) -> None:
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"model(x) must return a torch.Tensor of logits, got {type(logits).__name__}")
     if logits.ndim != 2 or logits.shape[0] != n or logits.shape[1] < 2:
@@ -324,7 +348,7 @@ def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best):
         x_adv = _to_x(w)  # (N, ...) in (0, 1)
         logits = model(x_adv)  # (N, K)
         if step == 0:
-            _check_logits(logits, len(x))
+            _require_logits(logits, len(x))
         distance = (x_adv - x).flatten(1).pow(2).sum(dim=1)  # ||delta||_2^2, (N,)
         l2, margin = distance.detach().sqrt(), logit_margin(logits, y).detach()
         if keep_best:
@@ -421,7 +445,7 @@ def carlini_wagner_l2(
     cap is not hidden by the search and the best-point book-keeping. As in
     their code, ``w`` starts at ``arctanh(2x - 1)`` shrunk by ``1 - 1e-6``.
     """
-    _check_attack_inputs(model, x, y)
+    require_attack_inputs(model, x, y)
     c = require_positive("c", c)
     kappa = require_positive("kappa", kappa, allow_zero=True)
     require_positive_int("steps", steps)

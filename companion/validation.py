@@ -9,15 +9,17 @@ given, in the spirit of scikit-learn's ``sklearn.utils.validation``. Internal in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
 __all__ = [
+    "require_attack_inputs",
     "require_generator_seed",
     "require_in_unit_box",
     "require_labels",
+    "require_models",
     "require_positive",
     "require_positive_int",
     "require_probability",
@@ -83,6 +85,47 @@ def require_same_length(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tens
         raise ValueError(
             f"{name_a} and {name_b} must have the same number of samples, got {a.shape[0]} and {b.shape[0]}"
         )
+
+
+def require_attack_inputs(
+    model: object,
+    x: object,
+    y: object,
+    *,
+    name: str = "model",
+    returns: str = "logits",
+    module: bool = False,
+    nonempty: bool = False,
+) -> None:
+    """Check what every attack receives: a model, inputs ``x`` and their labels ``y``.
+
+    ``model`` (called ``name`` in the errors, e.g. ``"predict"``) must be callable on a batch in
+    [0, 1] and return ``returns`` (a description for the error); with ``module=True`` it must be a
+    ``torch.nn.Module`` (for code that hooks into it or trains it). ``x`` must be ``(N, ...)`` float
+    in [0, 1] and ``y`` ``(N,)`` integer class indices, with the same ``N``; ``nonempty=True``
+    also asks for ``N >= 1``.
+    """
+    if module and not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(model):
+        got = type(model).__name__
+        raise TypeError(f"{name} must be callable (a batch in [0, 1] -> {returns}), got {got}")
+    require_in_unit_box("x", x)
+    require_labels("y", y)
+    require_same_length("x", x, "y", y)
+    if nonempty and len(x) == 0:
+        raise ValueError("x must hold at least one sample, got 0")
+
+
+def require_models(name: str, value: object) -> Mapping:
+    """Check that ``value`` is a non-empty dict of name -> ``torch.nn.Module``; returns it."""
+    if not isinstance(value, Mapping) or not value:
+        got = "an empty dict" if isinstance(value, Mapping) else type(value).__name__
+        raise TypeError(f"{name} must be a non-empty dict of name -> torch.nn.Module, got {got}")
+    for key, model in value.items():
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"{name}[{key!r}] must be a torch.nn.Module, got {type(model).__name__}")
+    return value
 
 
 def require_positive_int(name: str, value: object) -> int:

@@ -31,6 +31,40 @@ def trained_mlp(digits):
     return model, history
 
 
+@pytest.fixture(scope="session")
+def adversarial_trained(digits):
+    """Chapter 3's three models with the chapter's defaults, ``{name: (model, history)}`` (the
+    slow part, done once; trained on one thread, as the notebook runs)."""
+    from companion import adversarial
+
+    return adversarial.train_models(digits, adversarial.Setup())
+
+
+@pytest.fixture(scope="session")
+def fgsm_at_03(digits):
+    """Chapter 3's experiment exercise: FGSM adversarial training at eps 0.3, as the notebook trains it."""
+    from companion import adversarial
+
+    ((model, _),) = adversarial.train_models(digits, adversarial.Setup(eps=0.3), names=["fgsm"]).values()
+    return model
+
+
+@pytest.fixture(scope="session")
+def boundary_experiment(digits):
+    """Chapter 4's experiment with its defaults: config, both models, the attacked digits and the
+    boundary attack's result on each model (the lesson's tests and the checks' tests share it)."""
+    from companion import boundary
+
+    config = boundary.ExperimentConfig()
+    models = boundary.experiment_models(digits, config.T)
+    x, y = boundary.attack_set(models, digits.x_test, digits.y_test, config.images)
+    results = {
+        name: boundary.boundary_attack(boundary.labels_of(model), x, y, config.steps, seed=config.seed)
+        for name, model in models.items()
+    }
+    return config, models, x, y, results
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread():
     """One torch thread, as the chapters' budget assumes: the course's tiny models run fastest

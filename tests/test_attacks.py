@@ -1,10 +1,12 @@
+import math
+
 import foolbox
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.attacks import AttackResult, cross_entropy, fgsm, input_gradient, pgd
+from companion.attacks import AttackResult, cross_entropy, fgsm, input_gradient, minimal_perturbation, pgd
 from companion.models import MLP
 
 
@@ -59,8 +61,7 @@ def test_results_stay_in_the_box_and_the_ball(eps, steps, random_start, seed):
     x[:, :10] = 0.0  # pixels on the edges of the box
     x[:, 10:20] = 1.0
     y = torch.randint(0, 10, (8,))
-    generator = torch.Generator().manual_seed(seed)
-    result = pgd(model, x, y, eps, alpha=0.05, steps=steps, random_start=random_start, generator=generator)
+    result = pgd(model, x, y, eps, alpha=0.05, steps=steps, random_start=random_start, seed=seed)
     assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
     assert (result.adversarial - x).abs().max() <= eps + 1e-6
     assert torch.equal(result.success, model(result.adversarial).argmax(1) != y)
@@ -70,7 +71,7 @@ def test_pgd_is_stronger_than_fgsm_and_breaks_the_standard_model(trained_mlp, ba
     model, _ = trained_mlp
     x, y = batch
     f = fgsm(model, x, y, eps=0.2)
-    p = pgd(model, x, y, eps=0.2, alpha=0.2 / 8, steps=20, generator=torch.Generator().manual_seed(0))
+    p = pgd(model, x, y, eps=0.2, alpha=0.2 / 8, steps=20, seed=0)
     assert isinstance(p, AttackResult)
     assert p.success_rate >= f.success_rate > 0.5
     assert p.success_rate > 0.95  # the course brief: standard model, PGD accuracy about 0 at eps 0.2
@@ -90,13 +91,29 @@ def test_restarts_never_lose_a_success_and_are_seeded(trained_mlp, batch):
             alpha=0.01,
             steps=5,
             restarts=restarts,
-            generator=torch.Generator().manual_seed(seed),
+            seed=seed,
         )
 
     one, five = run(1), run(5)
     assert five.success_rate >= one.success_rate
     assert torch.equal(run(3).adversarial, run(3).adversarial)
     assert five.queries[0] == 5 * (5 + 1) + 1
+
+
+def test_the_seed_of_the_random_start_follows_the_randomness_convention(trained_mlp, batch):
+    """An int or a generator seeded with it give the same start; None draws from torch's global one."""
+    model, _ = trained_mlp
+    x, y = batch[0][:20], batch[1][:20]
+
+    def run(seed):
+        return pgd(model, x, y, eps=0.1, alpha=0.02, steps=2, seed=seed).adversarial
+
+    assert torch.equal(run(7), run(torch.Generator().manual_seed(7)))
+    torch.manual_seed(7)
+    from_global = run(None)
+    assert torch.equal(from_global, run(7)) and not torch.equal(run(None), from_global)
+    with pytest.raises(TypeError, match="seed must be an int >= 0, a torch.Generator or None"):
+        run("7")
 
 
 def test_attacks_leave_model_mode_and_parameter_gradients_alone(batch):
@@ -169,3 +186,19 @@ def test_a_nan_gradient_means_no_step():
     x, y = torch.rand(3, 64), torch.zeros(3, dtype=torch.long)
     assert torch.isnan(input_gradient(model, x, y, naive)).any()
     assert torch.equal(fgsm(model, x, y, eps=0.1, loss=naive).adversarial, x)
+
+
+def test_minimal_perturbation_keeps_the_smallest_successful_budget():
+    x = torch.zeros(3, 2)
+
+    def attack(eps):  # sample i is fooled from budget 0.1 * (i + 1) on; sample 2 never
+        success = torch.tensor([eps >= 0.1, eps >= 0.2, False])
+        return AttackResult(x + eps, success, torch.ones(3, dtype=torch.int64))
+
+    adversarial, eps = minimal_perturbation(attack, x, [0.3, 0.1, 0.2])
+    assert eps[:2].tolist() == pytest.approx([0.1, 0.2]) and math.isinf(eps[2])
+    assert torch.allclose(adversarial[:, 0], torch.tensor([0.1, 0.2, 0.0]))
+    with pytest.raises(ValueError, match="eps_grid must hold at least one budget"):
+        minimal_perturbation(attack, x, [])
+    with pytest.raises(TypeError, match="attack must be callable"):
+        minimal_perturbation("fgsm", x, [0.1])

@@ -11,25 +11,25 @@ from torch import nn
 from companion import attacks
 from companion.attacks import AttackResult
 from companion.boundary import (
+    GROW_IF_RATE_ABOVE,
+    SHRINK_IF_RATE_BELOW,
     BoundaryResult,
     ExperimentConfig,
-    accept,
+    _SuccessRate,
     attack_set,
     boundary_attack,
-    check_accept,
-    check_queries_to_halve,
-    checkpoint_figure,
-    distance_figure,
-    experiment_models,
     hop_skip_jump,
     labels_of,
-    median_figure,
-    minimal_perturbation,
-    progress_figure,
     toy_predict,
-    toy_walk_figure,
 )
 from companion.distillation import softmax_cross_entropy
+from companion.figures.boundary import (
+    checkpoint_figure,
+    distance_figure,
+    median_figure,
+    progress_figure,
+    toy_walk_figure,
+)
 from companion.models import MLP
 
 
@@ -69,20 +69,8 @@ def batch(digits, trained_mlp):
 # --- The headline: the chapter's experiment with its defaults -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def experiment(digits):
-    config = ExperimentConfig()
-    models = experiment_models(digits, config.T)
-    x, y = attack_set(models, digits.x_test, digits.y_test, config.images)
-    results = {
-        name: boundary_attack(labels_of(model), x, y, config.steps, seed=config.seed)
-        for name, model in models.items()
-    }
-    return config, models, x, y, results
-
-
-def test_headline_boundary_attack_defeats_distillation_where_fgsm_fails(experiment):
-    config, models, x, y, results = experiment
+def test_headline_boundary_attack_defeats_distillation_where_fgsm_fails(boundary_experiment):
+    config, models, x, y, results = boundary_experiment
     standard, distilled = results["standard"], results["distilled"]
     assert standard.success_rate == 1.0 and distilled.success_rate == 1.0
     ratio = distilled.l2.median() / standard.l2.median()
@@ -94,24 +82,24 @@ def test_headline_boundary_attack_defeats_distillation_where_fgsm_fails(experime
     assert fgsm_standard.success_rate > 0.8 and fgsm_distilled.success_rate < 0.2
 
 
-def test_headline_boundary_distance_is_comparable_to_a_gradient_attack(experiment):
-    config, models, x, y, results = experiment
+def test_headline_boundary_distance_is_comparable_to_a_gradient_attack(boundary_experiment):
+    config, models, x, y, results = boundary_experiment
     model = models["standard"]
     generator = torch.Generator().manual_seed(config.seed)
     grid = [0.01 * k for k in range(1, 41)]
-    adversarial, eps = minimal_perturbation(
-        lambda e: attacks.pgd(model, x, y, e, alpha=e / 4, steps=10, generator=generator), x, grid
+    adversarial, eps = attacks.minimal_perturbation(
+        lambda e: attacks.pgd(model, x, y, e, alpha=e / 4, steps=10, seed=generator), x, grid
     )
     assert eps.isfinite().all()
     pgd_l2 = (adversarial - x).norm(dim=1).median()
     assert 0.7 < results["standard"].l2.median() / pgd_l2 < 1.3
-    adversarial, eps = minimal_perturbation(lambda e: attacks.fgsm(model, x, y, e), x, grid)
+    adversarial, eps = attacks.minimal_perturbation(lambda e: attacks.fgsm(model, x, y, e), x, grid)
     assert eps.isfinite().all()
     assert 0.95 < (adversarial - x).norm(dim=1).median() / pgd_l2 < 1.2  # one step nearly as good as ten
 
 
-def test_experiment_set_is_correctly_classified_by_both_models(experiment):
-    _, models, x, y, _ = experiment
+def test_experiment_set_is_correctly_classified_by_both_models(boundary_experiment):
+    _, models, x, y, _ = boundary_experiment
     for model in models.values():
         assert torch.equal(labels_of(model)(x), y)
 
@@ -214,6 +202,30 @@ def test_properties_on_random_networks(seed, steps, n):
     assert result.success[found].all()
     assert (result.l2_history[1:] <= result.l2_history[:-1]).all()
     assert result.queries.sum() == predict.rows
+
+
+def test_seed_none_draws_from_the_global_generator_and_a_generator_equals_its_seed(trained_mlp, batch):
+    model, _ = trained_mlp
+    x, y = batch[0][:8], batch[1][:8]
+    predict = labels_of(model)
+    seeded = boundary_attack(predict, x, y, steps=20, seed=5).adversarial
+    assert torch.equal(
+        boundary_attack(predict, x, y, 20, seed=torch.Generator().manual_seed(5)).adversarial, seeded
+    )
+    torch.manual_seed(5)
+    assert torch.equal(boundary_attack(predict, x, y, steps=20).adversarial, seeded)
+
+
+def test_step_sizes_adapt_at_the_named_thresholds():
+    """Blocks of 5: grow above GROW_IF_RATE_ABOVE (3 of 5 or more), shrink below SHRINK_IF_RATE_BELOW (0)."""
+    assert (GROW_IF_RATE_ABOVE, SHRINK_IF_RATE_BELOW) == (0.5, 0.2)  # Foolbox's BoundaryAttack
+    rate = _SuccessRate(window=5, n=4)
+    successes = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    for trial in successes:
+        rate.record(torch.arange(4), trial.bool())
+    size = rate.adapt(torch.ones(4), 1.5)
+    assert size.tolist() == pytest.approx([1.5, 1.0, 1.0, 1 / 1.5])
+    assert rate.trials.tolist() == [0.0] * 4  # a new block starts
 
 
 class ModeRecorder(nn.Module):
@@ -376,124 +388,6 @@ def test_hop_skip_jump_rejects_bad_arguments(kwargs, error, match):
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def test_minimal_perturbation_keeps_the_smallest_successful_budget():
-    x = torch.zeros(3, 2)
-
-    def attack(eps):  # sample i is fooled from budget 0.1 * (i + 1) on; sample 2 never
-        success = torch.tensor([eps >= 0.1, eps >= 0.2, False])
-        return AttackResult(x + eps, success, torch.ones(3, dtype=torch.int64))
-
-    adversarial, eps = minimal_perturbation(attack, x, [0.3, 0.1, 0.2])
-    assert eps[:2].tolist() == pytest.approx([0.1, 0.2]) and math.isinf(eps[2])
-    assert torch.allclose(adversarial[:, 0], torch.tensor([0.1, 0.2, 0.0]))
-    with pytest.raises(ValueError, match="eps_grid must hold at least one budget"):
-        minimal_perturbation(attack, x, [])
-    with pytest.raises(TypeError, match="attack must be callable"):
-        minimal_perturbation("fgsm", x, [0.1])
-
-
-def test_check_accept_passes_the_rule_and_gives_hints_otherwise():
-    feedback = check_accept(accept)
-    assert feedback.correct is True and feedback.exercise == "ex-boundary-accept"
-    mistakes = [
-        (lambda labels, y, d_new, d: labels != y, "never increase"),
-        (lambda labels, y, d_new, d: d_new < d, "not adversarial"),
-        (
-            lambda labels, y, d_new, d: (labels != y).all() & (d_new < d),
-            "check both conditions",
-        ),  # not per sample
-        (lambda labels, y, d_new, d: (labels != y) & (d_new <= d), "strictly closer"),
-        (lambda labels, y, d_new, d: ((labels != y) & (d_new < d)).float(), "bool tensor"),
-    ]
-    for candidate, hint in mistakes:
-        feedback = check_accept(candidate)
-        assert feedback.correct is False and hint in feedback.message, feedback
-        assert "&" not in feedback.message and "<" not in feedback.message  # no code, no answer
-
-
-def _stub(*args):
-    raise NotImplementedError  # your code
-
-
-def _broken(*args):
-    return args[0].history["steps"]  # fails inside the student's code (no such key)
-
-
-@pytest.mark.parametrize("check", [check_accept, check_queries_to_halve])
-@pytest.mark.parametrize(
-    ("answer", "hint"),
-    [
-        (None, "is still None"),
-        (_stub, "still raises NotImplementedError"),
-        (_broken, "raised"),
-        (3, "function"),
-    ],
-)
-def test_checks_say_not_yet_to_an_unanswered_stub(check, answer, hint):
-    feedback = check(answer)  # never raises
-    assert feedback.correct is False and hint in feedback.message, feedback
-
-
-def _queries_to_halve(result):
-    """The notebook's solution."""
-    halved = result.l2_history <= result.l2_history[:1] / 2  # (steps + 1, N)
-    first = halved.float().argmax(dim=0)  # first step with d_k <= d_0 / 2 (0 if never)
-    spent = result.history["queries"].gather(0, first[None])[0]
-    return spent[halved.any(dim=0)].float()
-
-
-def test_check_queries_to_halve_accepts_the_solution_on_a_known_case_and_the_chapters_results(experiment):
-    *_, results = experiment
-    feedback = check_queries_to_halve(_queries_to_halve, results)
-    assert feedback.correct is True and feedback.exercise == "ex-boundary-halve"
-    assert "your 2 attack result(s)" in feedback.message
-    as_list = check_queries_to_halve(lambda result: _queries_to_halve(result).long().tolist())
-    assert as_list.correct is True
-    with pytest.raises(TypeError, match=r"results\['standard'\] must be a BoundaryResult"):
-        check_queries_to_halve(_queries_to_halve, {"standard": results["standard"].adversarial})
-
-
-def _first_step(result, strict=False, last=False, keep_all=False, steps=False):
-    """Typical mistakes: ``<`` for ``<=``, the last halving step, every digit, step numbers."""
-    l2 = result.l2_history
-    halved = l2 < l2[:1] / 2 if strict else l2 <= l2[:1] / 2
-    index = halved.int().argmax(dim=0)
-    if last:
-        index = len(l2) - 1 - halved.flip(0).int().argmax(dim=0)
-    spent = index if steps else result.history["queries"].gather(0, index[None])[0]
-    return spent if keep_all else spent[halved.any(dim=0)]
-
-
-@pytest.mark.parametrize(
-    ("candidate", "hint"),
-    [
-        (lambda r: _first_step(r, strict=True), "exactly half"),
-        (lambda r: _first_step(r, last=True), "the FIRST step"),
-        (lambda r: _first_step(r, keep_all=True), "leave out the digits that never get there"),
-        (lambda r: _first_step(r, steps=True), "step numbers"),
-        (lambda r: _first_step(r)[:2], "got 2 values"),
-        (lambda r: _first_step(r)[None], "1-d tensor"),
-        (lambda r: "many", "1-d tensor"),
-    ],
-)
-def test_check_queries_to_halve_names_each_mistake_without_the_answer(candidate, hint):
-    feedback = check_queries_to_halve(candidate)
-    assert feedback.correct is False and hint in feedback.message, feedback
-    for answer in ("15", "16", "23", "28"):  # the hand-made result's answer
-        assert answer not in feedback.message
-
-
-def test_check_queries_to_halve_tests_the_chapters_results_too(experiment):
-    *_, results = experiment
-
-    def memorised(result):  # knows only the hand-made result's answer
-        return torch.tensor([15, 16, 23, 28])
-
-    assert check_queries_to_halve(memorised).correct is True
-    feedback = check_queries_to_halve(memorised, results)
-    assert feedback.correct is False and "on results['standard']" in feedback.message
-
-
 def test_figures(batch, trained_mlp):
     model, _ = trained_mlp
     x, y = batch
@@ -533,7 +427,8 @@ def _constant(label=0):
         ({"spherical_step": 0.0}, ValueError, "spherical_step must be > 0"),
         ({"step_adaptation": 1.0}, ValueError, "step_adaptation must be > 1, got 1.0"),
         ({"window": 0}, ValueError, "window must be >= 1"),
-        ({"seed": -1}, ValueError, "seed must be a non-negative int or None, got -1"),
+        ({"seed": -1}, ValueError, "seed must be an int >= 0, got -1"),
+        ({"seed": 0.5}, TypeError, "seed must be an int >= 0, a torch.Generator or None, got float"),
         ({"snapshot_steps": [0, 11]}, ValueError, r"snapshot_steps must lie in \[0, steps=10\]"),
     ],
 )

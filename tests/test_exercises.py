@@ -69,8 +69,6 @@ def test_check_refuses_bad_labels_and_duplicates():
 def test_every_check_in_the_companion_is_registered_under_a_book_label():
     from test_assignments import instructor_notebooks
 
-    import companion.adversarial  # noqa: F401
-    import companion.boundary  # noqa: F401
     import companion.classroom.checks  # noqa: F401
 
     labels = {label for nb in instructor_notebooks().values() for label in _check_labels(nb)}

@@ -9,6 +9,8 @@ from companion.classroom.checks import (
     ch00_getting_started,
     ch01_gru_vs_lstm,
     ch02_defensive_distillation,
+    ch03_adversarial_training,
+    ch04_boundary_attack,
     ch05_capped_objectives,
     ch06_probability_exercise,
 )
@@ -17,6 +19,8 @@ __all__ = [
     "ch00_getting_started",
     "ch01_gru_vs_lstm",
     "ch02_defensive_distillation",
+    "ch03_adversarial_training",
+    "ch04_boundary_attack",
     "ch05_capped_objectives",
     "ch06_probability_exercise",
 ]
