@@ -1,23 +1,19 @@
 """Companion package of the course *Gates, Gradients and Adversaries*.
 
-Modules
--------
-runtime
-    :func:`seed_everything`, the device and progress bars.
-data
-    The bundled 8x8 digits, scaled to [0, 1], with a fixed seeded split.
-models
-    The small digits classifiers the chapters share (an MLP and a CNN).
-training
-    One seeded training loop with a per-batch loss hook; ``accuracy``.
-plotting
-    One figure style and the shared plots (digit grids, learning curves).
-widgets
-    ipywidgets explorers built from a drawing function.
-validation
-    The argument checks every public function uses.
+The package has three parts (``CONTRIBUTING.md`` maps them).
 
-Chapters add one module each (``rnn``, ``distillation``, ``attacks``, ...).
+The shared core
+    ``runtime`` (:func:`seed_everything`, the one randomness convention, progress bars),
+    ``data`` (the bundled 8x8 digits), ``models`` (the shared classifiers), ``training`` (one
+    seeded training loop with a per-batch loss hook), ``attacks`` (FGSM, PGD, Carlini-Wagner),
+    ``plotting``, ``widgets`` and ``validation`` (the ``require_*`` argument validators).
+The lessons
+    One module per chapter topic holding its method: ``rnn``, ``distillation``,
+    ``adversarial``, ``boundary``, ``objectives``, ``probability``; their figures and
+    explorers are in ``companion.figures.<topic>``.
+The classroom
+    ``companion.classroom``: exercise checks (one module per chapter in
+    ``classroom.checks``), quizzes, assignments, grading and the instructors' command line.
 """
 
 from companion.runtime import default_device, progress, seed_everything
