@@ -132,3 +132,51 @@ def test_probability_numbers_tensor_and_boolean_read_an_answer_or_say_what_is_of
         exercises.boolean(1, "independent")
     with pytest.raises(NotYet, match="`independent` is still None: set it to True or False"):
         exercises.boolean(None, "independent")
+
+
+def test_integer_indices_and_mapping_read_an_answer_or_say_what_is_off():
+    import numpy as np
+    import torch
+
+    assert exercises.integer(np.int32(640), "count") == 640 and exercises.integer(torch.tensor(7), "n") == 7
+    for bad, kind in (
+        ("1920", "str"),
+        (1920.0, "float"),
+        (True, "bool"),
+        (torch.ones(2, dtype=int), "Tensor"),
+    ):
+        with pytest.raises(NotYet, match=f"`count` must be an int, got {kind}"):
+            exercises.integer(bad, "count")
+    with pytest.raises(NotYet, match="`count` is still None: set it to an int"):
+        exercises.integer(None, "count")
+    with pytest.raises(NotYet, match="`x` must be a number, got ndarray with 3 values"):
+        exercises.number(np.ones(3), "x")
+
+    mask = torch.tensor([True, False, True, False])
+    assert exercises.indices(mask, "wrong", 4) == {0, 2}
+    assert (
+        exercises.indices(np.array([3, 1]), "wrong", 4)
+        == {1, 3}
+        == exercises.indices((np.int64(3), 1), "wrong", 4)
+    )
+    assert exercises.indices(torch.tensor([], dtype=torch.long), "wrong", 4) == set()
+    cases = [
+        (None, "`wrong` is still None: set it to the mistakes"),
+        ("1, 2", r"`wrong` must be the mistakes \(a list, set or 1-d tensor of ints\), got str"),
+        (torch.zeros(2, 2, dtype=torch.long), r"integer indices, got an array of int64 with shape \(2, 2\)"),
+        (torch.tensor([True, False]), "integer indices, got an array of bool"),  # a mask of the wrong length
+        ([1.5], "`wrong` must hold integer indices"),
+        ([True], "`wrong` must hold integer indices"),
+        ([4], "`wrong` must hold indices from 0 to 3"),
+        ({-1}, "`wrong` must hold indices from 0 to 3"),
+    ]
+    for bad, match in cases:
+        with pytest.raises(NotYet, match=match):
+            exercises.indices(bad, "wrong", 4, "the mistakes")
+
+    table = {"a": 1}
+    assert exercises.mapping(table, "rates", "a dict") is table
+    with pytest.raises(NotYet, match=r"`rates` must be a dict \{loss: rate\}, got list"):
+        exercises.mapping([1], "rates", "a dict {loss: rate}")
+    with pytest.raises(NotYet, match="`rates` is still None: set it to a dict"):
+        exercises.mapping(None, "rates", "a dict")

@@ -25,9 +25,11 @@ rather than to the answer (a layer kind, a student's parameters) are still valid
 
 A check reads the student's answer with this module's helpers, the one place where answers
 are coerced: :func:`number` (a float from a number or a one-element tensor or array),
-:func:`probability` (a number in [0, 1]), :func:`numbers` (a list of them), :func:`tensor` (a
-float64 tensor) and :func:`boolean`. Each raises :class:`NotYet` naming the variable, so every
-chapter accepts the same forms of an answer and words the same mistakes alike.
+:func:`integer` (an int), :func:`probability` (a number in [0, 1]), :func:`numbers` (a list of
+them), :func:`tensor` (a float64 tensor), :func:`boolean`, :func:`indices` (a set of positions,
+from a list, a 1-d tensor or a bool mask) and :func:`mapping` (a dict). Each raises
+:class:`NotYet` naming the variable, so every chapter accepts the same forms of an answer and
+words the same mistakes alike.
 
 The grader (:mod:`companion.classroom.grading`) reads each check cell's :class:`Feedback` from its output's
 metadata, under :data:`FEEDBACK_KEY`, so a notebook needs no other grading code. (Metadata, not
@@ -38,9 +40,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, TypeVar
 
 import numpy as np
@@ -55,6 +57,9 @@ __all__ = [
     "boolean",
     "call",
     "check",
+    "indices",
+    "integer",
+    "mapping",
     "number",
     "numbers",
     "probability",
@@ -170,6 +175,19 @@ def _item(value: Any) -> Any:
     return value
 
 
+def _scalar(value: Any, name: str, what: str) -> Any:
+    """The answer ``value`` as one Python value (a one-element tensor or array as its number).
+
+    Raises :class:`NotYet` for ``None`` (via :func:`answered`) and for a tensor or array that
+    does not hold exactly one value; anything else comes back unchanged.
+    """
+    value = _item(answered(value, name, what))
+    if isinstance(value, torch.Tensor | np.ndarray):
+        size = value.numel() if isinstance(value, torch.Tensor) else value.size
+        raise NotYet(f"`{name}` must be {what}, got {type(value).__name__} with {size} values.")
+    return value
+
+
 def number(value: Any, name: str, what: str = "a number") -> float:
     """``value`` as a float: a Python or NumPy real number, or a one-element tensor or array.
 
@@ -179,12 +197,27 @@ def number(value: Any, name: str, what: str = "a number") -> float:
     >>> number(torch.tensor([0.5]), "answer")
     0.5
     """
-    value = _item(answered(value, name, what))
+    value = _scalar(value, name, what)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise NotYet(f"`{name}` must be {what}, got {type(value).__name__}.")
     if not math.isfinite(value):
         raise NotYet(f"`{name}` must be {what}, got {value}.")
     return float(value)
+
+
+def integer(value: Any, name: str, what: str = "an int") -> int:
+    """``value`` as an int: a Python or NumPy integer, or a one-element integer tensor or array.
+
+    Raises :class:`NotYet` naming ``name`` for ``None``, a bool and anything that is not an
+    integer (a float such as ``1920.0`` too: a count is typed as a whole number).
+
+    >>> integer(np.int32(640), "count")
+    640
+    """
+    value = _scalar(value, name, what)
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise NotYet(f"`{name}` must be {what}, got {type(value).__name__}.")
+    return int(value)
 
 
 def probability(value: Any, name: str, what: str = "a probability") -> float:
@@ -228,3 +261,47 @@ def boolean(value: Any, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise NotYet(f"`{name}` must be True or False, got {type(value).__name__}.")
     return bool(value)
+
+
+def indices(value: Any, name: str, n: int, what: str = "indices") -> set[int]:
+    """``value`` as a set of positions in a collection of ``n`` items.
+
+    Accepted: a list, tuple, set or range of ints, a 1-d integer tensor or array, or an ``(n,)``
+    bool mask (its True positions). Raises :class:`NotYet` naming ``name`` for ``None`` (set it to
+    ``what``), any other form, a non-integer entry and a position outside ``0 .. n - 1``.
+
+    >>> sorted(indices(torch.tensor([False, True, True]), "wrong", 3))
+    [1, 2]
+    """
+    answered(value, name, what)
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.dtype == bool and value.shape == (n,):
+            value = np.flatnonzero(value)
+        if value.ndim > 1 or not (np.issubdtype(value.dtype, np.integer) or value.size == 0):
+            raise NotYet(
+                f"`{name}` must hold integer indices, got an array of {value.dtype} with shape {value.shape}."
+            )
+        value = value.tolist()
+    if not isinstance(value, list | tuple | set | frozenset | range):
+        form = "a list, set or 1-d tensor of ints"
+        raise NotYet(f"`{name}` must be {what} ({form}), got {type(value).__name__}.")
+    items = [_item(v) for v in value]
+    if not all(isinstance(v, Integral) and not isinstance(v, bool) for v in items):
+        raise NotYet(f"`{name}` must hold integer indices.")
+    if not all(0 <= v < n for v in items):
+        raise NotYet(f"`{name}` must hold indices from 0 to {n - 1}.")
+    return {int(v) for v in items}
+
+
+def mapping(value: Any, name: str, what: str) -> Mapping:
+    """``value`` if it is a dict (any ``Mapping``); :class:`NotYet` naming ``name`` otherwise.
+
+    Only the form is read: the check looks up its keys itself (they differ from one exercise to
+    the next) and reads each entry with the helpers above.
+    """
+    answered(value, name, what)
+    if not isinstance(value, Mapping):
+        raise NotYet(f"`{name}` must be {what}, got {type(value).__name__}.")
+    return value

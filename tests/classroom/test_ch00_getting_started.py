@@ -52,7 +52,7 @@ def test_check_cnn_comparison_names_the_slip(cnn_exercise, trained_mlp, digits):
     ("answer", "hint"),
     [
         (None, "`both_wrong` is still None"),
-        ("38, 46", "must hold test-set indices"),
+        ("38, 46", "(a list, set or 1-d tensor of ints), got str"),
         ([1.5, 2.0], "integer indices"),
         (torch.zeros(3, 2, dtype=torch.long), "integer indices"),
         ([450], "from 0 to 449"),

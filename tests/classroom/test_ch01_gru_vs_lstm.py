@@ -54,7 +54,12 @@ def test_check_parameter_count_hints_without_revealing():
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
-    [(None, "still None"), ("1920", "must be an int, got str"), (1920.0, "got float"), (True, "got bool")],
+    [
+        (None, "still None"),
+        ("1920", "must be an int, the number of parameters, got str"),
+        (1920.0, "got float"),
+        (True, "got bool"),
+    ],
 )
 def test_check_parameter_count_unanswered_or_mistyped_is_not_yet(answer, hint):
     message = not_yet(checks.check_parameter_count(answer, "gru", 10, 20), hint)

@@ -108,8 +108,8 @@ def test_float32_thresholds_are_what_torch_does():
         (None, 150 * LN2, "`g_one` is still None"),
         (24 * LN2, None, "`g_zero` is still None"),
         ("16.6", 150 * LN2, "must be a number"),
-        (torch.tensor([16.6, 16.7]), 150 * LN2, "one number, got 2 values"),
-        (float("nan"), 150 * LN2, "finite"),
+        (torch.tensor([16.6, 16.7]), 150 * LN2, "got Tensor with 2 values"),
+        (float("nan"), 150 * LN2, "must be a number, the gap g, got nan"),
     ],
 )
 def test_check_float32_thresholds_hints_without_revealing(g_one, g_zero, hint):
@@ -183,7 +183,7 @@ def test_check_fgsm_budgets_names_the_slip(eps_exercise):
     ("answer", "hint"),
     [
         (None, "`rates` is still None"),
-        ([0.1, 0.2], "must be a dict rates[loss][model], got list"),
+        ([0.1, 0.2], "must be a dict rates[loss][model] of FGSM success rates, got list"),
         ({"softmax_cross_entropy": {}}, "one key per loss"),
         ({"softmax_cross_entropy": {"standard": []}, "logit_margin": {}}, "keys ['standard', 'distilled']"),
         ({"softmax_cross_entropy": [1], "logit_margin": {}}, "got list"),
@@ -196,10 +196,10 @@ def test_check_fgsm_budgets_unanswered_or_malformed_is_not_yet(eps_exercise, ans
 def test_check_fgsm_budgets_checks_each_list(eps_exercise):
     rates, args = eps_exercise
     for bad, hint in (
-        ([0.1, 0.2], "list of 4 numbers"),
+        ([0.1, 0.2], "list of 4 success rates, one per eps: 4 numbers, got 2"),
         ("0.1 0.2 0.3 0.4", "got str"),
         ([10.0, 50.0, 90.0, 100.0], "not percentages"),
-        ([0.1, None, 0.3, 0.4], "list of 4 numbers"),
+        ([0.1, None, 0.3, 0.4], "['standard'][1]` is still None"),
     ):
         answer = {**rates, "logit_margin": {**rates["logit_margin"], "standard": bad}}
         not_yet(check_fgsm_budgets(answer, *args), "rates['logit_margin']['standard']", hint)

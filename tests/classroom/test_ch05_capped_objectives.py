@@ -140,7 +140,7 @@ def test_check_capped_search_hints_at_each_mistake_without_the_numbers(search):
     mean_l2 = (searched[key].adversarial - x).norm(dim=1).mean().item()
     cases = [
         (None, reported, "`searched` is still None"),
-        ([searched[key]], reported, "expected a dict keyed by (network, capped)"),
+        ([searched[key]], reported, "`searched` must be a dict {(network, capped): result}, got list"),
         ({k: v for k, v in searched.items() if k != key}, reported, "no entry for ('distilled', False)"),
         ({**searched, key: searched[key].adversarial}, reported, "must be the AttackResult"),
         ({**searched, key: AttackResult(x, success, 1)}, reported, "not a result of carlini_wagner_l2"),

@@ -7,8 +7,6 @@ The check cell runs ``checks.check_cnn_comparison(cnn, both_wrong, model, digits
 
 from __future__ import annotations
 
-import numpy as np
-import torch
 from torch import nn
 
 from companion.classroom import exercises
@@ -26,31 +24,6 @@ def _misclassified(model: nn.Module, data: Digits) -> set[int]:
     """Indices of the test digits ``model`` gets wrong."""
     predictions = predict_logits(model, data.x_test).argmax(dim=1)  # (N,)
     return set((predictions != data.y_test).nonzero().flatten().tolist())
-
-
-def _index_set(value: object, name: str, n: int) -> set[int]:
-    """The student's indices (a list, set, tuple, 1-d int tensor or array, or an (n,) bool mask) as a set."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.dtype == bool and value.shape == (n,):
-            value = np.flatnonzero(value)
-        if value.ndim > 1 or not (np.issubdtype(value.dtype, np.integer) or value.size == 0):
-            raise exercises.NotYet(
-                f"`{name}` must hold integer indices, got an array of {value.dtype} with shape {value.shape}."
-            )
-        value = value.tolist()
-    if not isinstance(value, list | tuple | set | frozenset | range):
-        raise exercises.NotYet(
-            f"`{name}` must hold test-set indices (a list, set or 1-d tensor of ints), "
-            f"got {type(value).__name__}."
-        )
-    items = [v.item() if isinstance(v, np.generic | torch.Tensor) else v for v in value]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise exercises.NotYet(f"`{name}` must hold integer indices of test digits.")
-    if not all(0 <= v < n for v in items):
-        raise exercises.NotYet(f"`{name}` must hold positions in the test set, from 0 to {n - 1}.")
-    return set(items)
 
 
 @exercises.check("ex-getting-started-cnn")
@@ -76,8 +49,8 @@ def check_cnn_comparison(cnn: nn.Module | None, both_wrong: object, mlp: nn.Modu
     cnn_accuracy = accuracy(cnn, data.x_test, data.y_test)
     if cnn_accuracy < TRAINED_ACCURACY:
         raise exercises.NotYet(f"`cnn` gets only {cnn_accuracy:.2f} of the test digits right: is it trained?")
-    exercises.answered(both_wrong, "both_wrong", "the indices of the test digits both models misclassify")
-    got = _index_set(both_wrong, "both_wrong", len(data.y_test))
+    what = "the indices of the test digits both models misclassify"
+    got = exercises.indices(both_wrong, "both_wrong", len(data.y_test), what)
     cnn_wrong, mlp_wrong = _misclassified(cnn, data), _misclassified(mlp, data)
     truth = cnn_wrong & mlp_wrong
     if got == truth:

@@ -10,7 +10,6 @@ method they check is :mod:`companion.rnn`.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 import torch
@@ -56,17 +55,17 @@ MSE_RTOL, MSE_ATOL = 1e-4, 1e-6
 def check_parameter_count(answer: int | None, kind: str, input_size: int, hidden_size: int) -> str:
     """Is ``answer`` the parameter count of one torch layer of ``kind`` (two biases per block)?
 
-    ``answer`` is the student's count: any integer (a Python ``int`` or a NumPy integer).
+    ``answer`` is the student's count: an integer (Python, NumPy or one-element tensor; read with
+    :func:`companion.classroom.exercises.integer`).
     ``kind``, ``input_size`` and ``hidden_size`` set the exercise and are validated as in
     :func:`companion.rnn.parameter_count`. A wrong count gets a hint at the likely slip, without the number.
     """
     truth = parameter_count(kind, input_size, hidden_size)  # ValueError: the exercise is wrong
     setting = f"the {kind} layer (d_x={input_size}, d_h={hidden_size})"
-    if answer is None:
-        raise exercises.NotYet(f"{setting}: your count is still None: set it to the number of parameters.")
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
-        raise exercises.NotYet(f"{setting}: the count must be an int, got {type(answer).__name__}.")
-    answer = int(answer)
+    try:
+        answer = exercises.integer(answer, "count", "an int, the number of parameters")
+    except exercises.NotYet as hint:  # say which of the chapter's layers it is about
+        raise exercises.NotYet(f"{setting}: {hint}") from None
     if answer == truth:
         return f"{setting} has {answer} parameters."
     G, d_x, d_h = GATES[kind], input_size, hidden_size

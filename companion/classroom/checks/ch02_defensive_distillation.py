@@ -11,7 +11,6 @@ method they check is :mod:`companion.distillation`.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -92,21 +91,6 @@ CLOSE_GAP = 0.5
 """An answer this close (but not within :data:`GAP_TOLERANCE`) is told to be more precise."""
 
 
-def _gap(value: object, name: str) -> float:
-    """The student's gap ``g`` as a finite float (a number or a one-element tensor/array)."""
-    exercises.answered(value, name, "a number, the gap g")
-    if isinstance(value, torch.Tensor | np.ndarray | np.generic):
-        size = value.numel() if isinstance(value, torch.Tensor) else value.size
-        if size != 1:
-            raise exercises.NotYet(f"`{name}` must be one number, got {size} values.")
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise exercises.NotYet(f"`{name}` must be a number (the gap g), got {type(value).__name__}.")
-    if not math.isfinite(value):
-        raise exercises.NotYet(f"`{name}` must be a finite number, got {value}.")
-    return float(value)
-
-
 def _near(value: float, target: float, tolerance: float = GAP_TOLERANCE) -> bool:
     return abs(value - target) <= tolerance
 
@@ -133,7 +117,8 @@ def check_float32_thresholds(g_one: float | None, g_zero: float | None) -> str:
     instead of half a spacing, the smallest subnormal itself, the smallest normal number, an
     exponent of 2 left unconverted, the two swapped) get their own hint.
     """
-    g_one, g_zero = _gap(g_one, "g_one"), _gap(g_zero, "g_zero")
+    g_one = exercises.number(g_one, "g_one", "a number, the gap g")
+    g_zero = exercises.number(g_zero, "g_zero", "a number, the gap g")
     # e^-g at half the spacing of float32 above 1, 2^-24, and at half the smallest subnormal, 2^-150
     one, zero = 24 * _LN2, 150 * _LN2
     if _near(g_one, zero) and _near(g_zero, one):
@@ -186,41 +171,32 @@ EPSILONS = (0.05, 0.1, 0.2, 0.3)
 RATE_TOLERANCE = 0.006  # success rates rounded to two decimals still pass
 
 
-def _rates_of(values: object, where: str, n: int) -> list[float]:
-    """``values`` (list, tuple, 1-d tensor or array of numbers) as ``n`` floats in [0, 1]."""
-    if isinstance(values, (torch.Tensor, np.ndarray)):
-        values = values.tolist()
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise exercises.NotYet(f"{where} must be a list of {n} success rates, got {type(values).__name__}.")
-    values = [v.item() if isinstance(v, (torch.Tensor, np.generic)) else v for v in values]
-    if len(values) != n or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
-        raise exercises.NotYet(
-            f"{where} must be a list of {n} numbers, one success rate per eps, got {values!r:.80}."
-        )
-    if not all(0.0 <= v <= 1.0 for v in values):
-        raise exercises.NotYet(f"{where}: success rates are fractions in [0, 1], not percentages.")
-    return [float(v) for v in values]
-
-
 def _rate_table(rates: object, n: int) -> dict[tuple[str, str], list[float]]:
     """The student's ``rates[loss][model]`` as ``{(loss, model): [n rates]}`` (loss keys may be functions)."""
-    exercises.answered(rates, "rates", "a dict rates[loss][model] of FGSM success rates")
-    if not isinstance(rates, Mapping):
-        raise exercises.NotYet(f"rates must be a dict rates[loss][model], got {type(rates).__name__}.")
+    rates = exercises.mapping(rates, "rates", "a dict rates[loss][model] of FGSM success rates")
     by_loss = {getattr(key, "__name__", key): value for key, value in rates.items()}
     if set(by_loss) != set(FGSM_LOSSES):
         raise exercises.NotYet(
-            f"rates must have one key per loss, {sorted(FGSM_LOSSES)}, got {sorted(map(str, by_loss))}."
+            f"`rates` must have one key per loss, {sorted(FGSM_LOSSES)}, got {sorted(map(str, by_loss))}."
         )
     table = {}
     for loss, by_model in by_loss.items():
-        if not isinstance(by_model, Mapping) or set(by_model) != set(MODEL_NAMES):
-            got = sorted(map(str, by_model)) if isinstance(by_model, Mapping) else type(by_model).__name__
+        by_model = exercises.mapping(
+            by_model, f"rates[{loss!r}]", f"a dict with the keys {list(MODEL_NAMES)}"
+        )
+        if set(by_model) != set(MODEL_NAMES):
             raise exercises.NotYet(
-                f"rates[{loss!r}] must be a dict with the keys {list(MODEL_NAMES)}, got {got}."
+                f"`rates[{loss!r}]` must be a dict with the keys {list(MODEL_NAMES)}, "
+                f"got {sorted(map(str, by_model))}."
             )
         for model in MODEL_NAMES:
-            table[loss, model] = _rates_of(by_model[model], f"rates[{loss!r}][{model!r}]", n)
+            name = f"rates[{loss!r}][{model!r}]"
+            values = exercises.numbers(
+                by_model[model], name, f"a list of {n} success rates, one per eps", count=n
+            )
+            if not all(0.0 <= v <= 1.0 for v in values):
+                raise exercises.NotYet(f"`{name}`: success rates are fractions in [0, 1], not percentages.")
+            table[loss, model] = values
     return table
 
 

@@ -12,7 +12,7 @@ the answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from numbers import Real
 
 import torch
@@ -57,7 +57,7 @@ def check_step_size(min_step_size: float | None, eps: float = 0.3, steps: int = 
     """
     eps = require_positive("eps", eps)
     require_positive_int("steps", steps)
-    value = exercises.number(exercises.answered(min_step_size, "min_step_size", "a number"), "min_step_size")
+    value = exercises.number(min_step_size, "min_step_size")
     smallest = 2 * eps / steps
     if _close(value, smallest):
         return f"{value:g} is the smallest step that crosses the ball from corner to corner in {steps} steps."
@@ -214,9 +214,7 @@ def check_catastrophic(fgsm_model: nn.Module | None, accuracies: Mapping | None,
             "`fgsm_model` is not a model trained against FGSM at eps 0.3: such a model resists that very "
             "attack on far more test digits. Train it with Setup(eps=0.3) and names=['fgsm']."
         )
-    table = _accuracy_table(
-        exercises.answered(accuracies, "accuracies", "a dict {eps: (FGSM, PGD accuracy)}")
-    )
+    table = _accuracy_table(accuracies)
     for eps, (fgsm_ref, pgd_ref) in measured.items():
         _compare_accuracies(eps, table, fgsm_ref, pgd_ref)
     return (
@@ -227,29 +225,18 @@ def check_catastrophic(fgsm_model: nn.Module | None, accuracies: Mapping | None,
 
 
 def _accuracy_table(accuracies: object) -> dict[float, tuple[float, float]]:
-    """``{eps: (fgsm, pgd)}`` for every eps of :data:`CATASTROPHIC_EPS`, or NotYet naming what is off.
-
-    The answer's coercion (a dict of pairs of numbers) is local: ``exercises`` has no helper for
-    a table of pairs yet."""
-    if not isinstance(accuracies, Mapping):
-        raise exercises.NotYet(
-            "`accuracies` must be a dict {eps: (FGSM accuracy, PGD accuracy)}, "
-            f"got {type(accuracies).__name__}."
-        )
+    """``{eps: (fgsm, pgd)}`` for every eps of :data:`CATASTROPHIC_EPS`, or NotYet naming what is off."""
+    accuracies = exercises.mapping(accuracies, "accuracies", "a dict {eps: (FGSM accuracy, PGD accuracy)}")
     table = {}
     for eps in CATASTROPHIC_EPS:
         keys = [k for k in accuracies if isinstance(k, Real) and abs(k - eps) < 1e-9]
         if not keys:
             raise exercises.NotYet(f"`accuracies` has no entry for eps {eps:g}.")
-        pair = accuracies[keys[0]]
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise exercises.NotYet(
-                f"accuracies[{eps:g}] must be a pair (FGSM accuracy, PGD accuracy), got {pair!r}."
-            )
-        values = tuple(exercises.number(v, f"accuracies[{eps:g}][{i}]") for i, v in enumerate(pair))
-        if not all(0 <= v <= 1 for v in values):
-            raise exercises.NotYet(f"accuracies[{eps:g}] must hold accuracies in [0, 1].")
-        table[eps] = values
+        pair = "a pair (FGSM accuracy, PGD accuracy)"
+        fgsm_acc, pgd_acc = exercises.numbers(accuracies[keys[0]], f"accuracies[{eps:g}]", pair, count=2)
+        if not (0 <= fgsm_acc <= 1 and 0 <= pgd_acc <= 1):
+            raise exercises.NotYet(f"`accuracies[{eps:g}]` must hold accuracies in [0, 1].")
+        table[eps] = (fgsm_acc, pgd_acc)
     return table
 
 

@@ -90,15 +90,6 @@ def _halving_example() -> BoundaryResult:
     )
 
 
-def _as_vector(value: object) -> torch.Tensor | None:
-    """``value`` as a 1-d float64 tensor, or ``None`` if it is not a sequence of numbers."""
-    try:
-        vector = torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    return vector if vector.ndim == 1 else None
-
-
 def _halving_hint(got: torch.Tensor, result: BoundaryResult) -> str:
     """What is off about ``got`` compared with :func:`_queries_to_halve` on ``result``."""
     l2, queries = result.l2_history, result.history["queries"].double()
@@ -148,9 +139,14 @@ def check_queries_to_halve(
             result.queries.clone(),
             {key: value.clone() for key, value in result.history.items()},
         )
-        got = _as_vector(exercises.call(queries_to_halve, "queries_to_halve", copy))
-        if got is None:
-            raise exercises.NotYet("queries_to_halve must return a 1-d tensor of query counts.")
+        what = "a 1-d tensor of query counts"
+        got = exercises.tensor(
+            exercises.call(queries_to_halve, "queries_to_halve", copy), "queries_to_halve(result)", what
+        )
+        if got.ndim != 1:
+            raise exercises.NotYet(
+                f"`queries_to_halve(result)` must be {what}, got shape {tuple(got.shape)}."
+            )
         if len(got) != len(_queries_to_halve(result)) or not torch.equal(
             got, _queries_to_halve(result).double()
         ):

@@ -152,12 +152,10 @@ def check_capped_search(
         raise TypeError(f"networks must map 'distilled' and 'standard' to models, got {networks!r}")
     require_tensor("x", x, floating=True)
     require_positive_int("search_steps", search_steps)
-    results = _search_table(exercises.answered(searched, "searched", "a dict {(network, capped): result}"))
+    results = _search_table(searched, "searched", "a dict {(network, capped): result}")
     for key, result in results.items():
         _check_search_result(key, result, networks[key[0]], x, y, search_steps)
-    numbers = _search_table(
-        exercises.answered(reported, "reported", "a dict {(network, capped): (success, L2)}")
-    )
+    numbers = _search_table(reported, "reported", "a dict {(network, capped): (success, L2)}")
     for key, pair in numbers.items():
         summary = summarise_attack(networks[key[0]], x, y, results[key])
         _compare_summary(key, pair, summary)
@@ -167,13 +165,13 @@ def check_capped_search(
     )
 
 
-def _search_table(table: object) -> dict:
-    """``table`` restricted to :data:`SEARCH_KEYS`, or NotYet naming the first missing key."""
-    if not isinstance(table, Mapping):
-        raise exercises.NotYet(f"expected a dict keyed by (network, capped), got {type(table).__name__}.")
+def _search_table(table: object, name: str, what: str) -> dict:
+    """The student's ``table`` (called ``name``, ``what`` it should be) restricted to
+    :data:`SEARCH_KEYS`, or NotYet naming the first missing key."""
+    table = exercises.mapping(table, name, what)
     for key in SEARCH_KEYS:
         if key not in table:
-            raise exercises.NotYet(f"no entry for {key!r}: the keys are (network name, capped).")
+            raise exercises.NotYet(f"`{name}` has no entry for {key!r}: the keys are (network name, capped).")
     return {key: table[key] for key in SEARCH_KEYS}
 
 
