@@ -45,11 +45,16 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from companion.runtime import Seed, generator
-from companion.validation import require_positive_int, require_probability, require_tensor
+from companion.validation import (
+    require_outcome_table,
+    require_positive_int,
+    require_probabilities,
+    require_probability,
+    require_tensor,
+)
 
 __all__ = [
     "Z_95",
@@ -91,27 +96,6 @@ MAX_BITS = 16
 # Exact tables
 
 
-def _require_p(p: object, name: str = "p") -> list[float]:
-    """``p`` as a list of floats in [0, 1]: a non-empty sequence of numbers or a 1-d float tensor."""
-    if isinstance(p, torch.Tensor):
-        require_tensor(name, p, ndim=1, floating=True)
-        p = p.tolist()
-    elif isinstance(p, np.ndarray):
-        if p.ndim != 1:
-            raise ValueError(f"{name} must be 1-dimensional (one probability per bit), got shape {p.shape}")
-        p = p.tolist()
-    if isinstance(p, (str, bytes)) or not isinstance(p, Sequence):
-        raise TypeError(
-            f"{name} must be a list of per-bit probabilities P(x_i = 1), e.g. [0.2, 0.2], "
-            f"got {type(p).__name__}"
-        )
-    if len(p) == 0:
-        raise ValueError(
-            f"{name} must hold at least one probability (one per bit), got an empty {type(p).__name__}"
-        )
-    return [require_probability(f"{name}[{i}]", value) for i, value in enumerate(p)]
-
-
 def outcomes(n: int) -> list[str]:
     """All ``2^n`` outcome strings of ``n`` bits in lexicographic order: ``outcomes(2)`` is
     ``['00', '01', '10', '11']``."""
@@ -141,7 +125,7 @@ def joint_distribution(p: Sequence[float] | torch.Tensor) -> Table:
     >>> {x: round(P, 4) for x, P in joint_distribution([0.2, 0.2]).items()}
     {'00': 0.64, '01': 0.16, '10': 0.16, '11': 0.04}
     """
-    p = _require_p(p)
+    p = require_probabilities("p", p)
     if len(p) > MAX_BITS:
         raise ValueError(
             f"p has {len(p)} bits, so the table would list 2**{len(p)} outcomes; at most {MAX_BITS} "
@@ -151,37 +135,6 @@ def joint_distribution(p: Sequence[float] | torch.Tensor) -> Table:
         x: math.prod(p_i if x_i == "1" else 1.0 - p_i for p_i, x_i in zip(p, x, strict=True))
         for x in outcomes(len(p))
     }
-
-
-def _require_table_shape(table: object, name: str) -> tuple[int, list[str]]:
-    """Check keys and value types of a table; return ``n`` and the outcomes (no probability checks)."""
-    if not isinstance(table, Mapping):
-        raise TypeError(
-            f"{name} must be a dict from outcome strings such as '01' to probabilities, "
-            f"got {type(table).__name__}"
-        )
-    if len(table) == 0:
-        raise ValueError(f"{name} must list at least one outcome, got an empty {type(table).__name__}")
-    for x in table:
-        if not isinstance(x, str) or not x or set(x) - {"0", "1"}:
-            raise ValueError(f"{name}'s keys must be strings of 0s and 1s such as '01', got {x!r}")
-    lengths = sorted({len(x) for x in table})
-    if len(lengths) > 1:
-        raise ValueError(f"all outcomes in {name} must have the same number of bits, got lengths {lengths}")
-    n = lengths[0]
-    missing = [x for x in outcomes(n) if x not in table]
-    if missing:
-        shown = ", ".join(repr(x) for x in missing[:8]) + (", ..." if len(missing) > 8 else "")
-        raise ValueError(
-            f"a table over {n} bits must list all 2**{n} = {2**n} outcomes; {name} is missing {shown} "
-            "(an outcome that cannot happen is listed with probability 0)"
-        )
-    for x, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name}[{x!r}] must be a number, got {type(value).__name__}")
-        if math.isnan(value):
-            raise ValueError(f"{name}[{x!r}] is nan; every entry must be a probability in [0, 1]")
-    return n, outcomes(n)
 
 
 def _format_entries(table: Mapping[str, float], keys: Sequence[str]) -> str:
@@ -219,7 +172,7 @@ def check_joint(table: Mapping[str, float], *, atol: float = 1e-9, name: str = "
         A key is not a bit string, outcomes are missing or of different lengths, an entry is NaN
         or negative, or the entries do not sum to 1. The message names the entries at fault.
     """
-    n, keys = _require_table_shape(table, name)
+    n, keys = require_outcome_table(name, table)
     negative = [x for x in keys if table[x] < 0]
     if negative:
         raise ValueError(
@@ -247,7 +200,7 @@ def check_joint(table: Mapping[str, float], *, atol: float = 1e-9, name: str = "
 
 def format_table(table: Mapping[str, float], digits: int = 4) -> str:
     """One line per outcome, ``P(01) = 0.1600``, and the total: for printing in a notebook."""
-    n, keys = _require_table_shape(table, "table")
+    n, keys = require_outcome_table("table", table)
     require_positive_int("digits", digits)
     lines = [f"P({x}) = {table[x]:.{digits}f}" for x in keys]
     lines.append(f"{'sum':>{n + 3}} = {math.fsum(table[x] for x in keys):.{digits}f}")
@@ -261,7 +214,7 @@ def format_table(table: Mapping[str, float], digits: int = 4) -> str:
 def sample_bits(p: Sequence[float] | torch.Tensor, num_samples: int, *, seed: Seed = None) -> torch.Tensor:
     """``num_samples`` draws of ``n`` independent bits, ``x_i ~ Bernoulli(p_i)``, from ``seed``:
     ``(num_samples, n)`` int64 in {0, 1}."""
-    p = _require_p(p)
+    p = require_probabilities("p", p)
     require_positive_int("num_samples", num_samples)
     g = generator(seed)
     probabilities = torch.tensor(p, dtype=torch.float64).expand(num_samples, len(p))  # (N, n)
@@ -331,7 +284,7 @@ def count_distribution(p: Sequence[float] | torch.Tensor) -> list[float]:
     ``O(n^2)`` steps instead of ``2^n``. With every ``p_i = p`` it is :func:`binomial_pmf`
     (the Poisson-binomial distribution in general).
     """
-    p = _require_p(p)
+    p = require_probabilities("p", p)
     P = [1.0]  # zero bits: K = 0 surely
     for p_i in p:
         P = [

@@ -9,6 +9,9 @@ given, in the spirit of scikit-learn's ``sklearn.utils.validation``. Internal in
 
 from __future__ import annotations
 
+import itertools
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -21,7 +24,9 @@ __all__ = [
     "require_labels",
     "require_models",
     "require_positive",
+    "require_outcome_table",
     "require_positive_int",
+    "require_probabilities",
     "require_probability",
     "require_same_length",
     "require_seed",
@@ -154,6 +159,77 @@ def require_probability(name: str, value: object) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
     return float(value)
+
+
+def require_probabilities(name: str, value: object) -> list[float]:
+    """Check that ``value`` holds probabilities ``p_i = P(x_i = 1)``, one per bit; return them.
+
+    Accepted: a non-empty sequence of numbers, a 1-d NumPy array or a 1-d floating tensor, each
+    entry in [0, 1] (checked with :func:`require_probability`, so ``name[i]`` names a bad one).
+    Returns a list of floats.
+    """
+    if isinstance(value, torch.Tensor):
+        require_tensor(name, value, ndim=1, floating=True)
+        value = value.tolist()
+    elif isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(
+                f"{name} must be 1-dimensional (one probability per bit), got shape {value.shape}"
+            )
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{name} must be a list of per-bit probabilities P(x_i = 1), e.g. [0.2, 0.2], "
+            f"got {type(value).__name__}"
+        )
+    if len(value) == 0:
+        raise ValueError(
+            f"{name} must hold at least one probability (one per bit), got an empty {type(value).__name__}"
+        )
+    return [require_probability(f"{name}[{i}]", p_i) for i, p_i in enumerate(value)]
+
+
+def _bit_strings(n: int) -> list[str]:
+    """The ``2^n`` strings of ``n`` bits in lexicographic order (``companion.probability.outcomes``)."""
+    return ["".join(bits) for bits in itertools.product("01", repeat=n)]
+
+
+def require_outcome_table(name: str, table: object) -> tuple[int, list[str]]:
+    """Check the form of a joint table of ``n`` bits; return ``n`` and its outcomes in order.
+
+    A joint table (:mod:`companion.probability`) is a dict from every one of the ``2^n`` outcome
+    strings of ``n`` bits (``"01"``) to a real number. Checked here: a non-empty dict, keys that
+    are strings of 0s and 1s of one length, none missing, and number values that are not NaN.
+    Whether the values are probabilities that sum to 1 is for
+    :func:`companion.probability.check_joint` to say.
+    """
+    if not isinstance(table, Mapping):
+        raise TypeError(
+            f"{name} must be a dict from outcome strings such as '01' to probabilities, "
+            f"got {type(table).__name__}"
+        )
+    if len(table) == 0:
+        raise ValueError(f"{name} must list at least one outcome, got an empty {type(table).__name__}")
+    for x in table:
+        if not isinstance(x, str) or not x or set(x) - {"0", "1"}:
+            raise ValueError(f"{name}'s keys must be strings of 0s and 1s such as '01', got {x!r}")
+    lengths = sorted({len(x) for x in table})
+    if len(lengths) > 1:
+        raise ValueError(f"all outcomes in {name} must have the same number of bits, got lengths {lengths}")
+    n = lengths[0]
+    missing = [x for x in _bit_strings(n) if x not in table]
+    if missing:
+        shown = ", ".join(repr(x) for x in missing[:8]) + (", ..." if len(missing) > 8 else "")
+        raise ValueError(
+            f"a table over {n} bits must list all 2**{n} = {2**n} outcomes; {name} is missing {shown} "
+            "(an outcome that cannot happen is listed with probability 0)"
+        )
+    for x, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}[{x!r}] must be a number, got {type(value).__name__}")
+        if math.isnan(value):
+            raise ValueError(f"{name}[{x!r}] is nan; every entry must be a probability in [0, 1]")
+    return n, _bit_strings(n)
 
 
 def require_seed(name: str, value: object) -> int:
