@@ -71,7 +71,7 @@ def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
     torch.use_deterministic_algorithms(True, warn_only=True)
     # cuBLAS needs this for deterministic matrix products on the GPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    return torch.Generator().manual_seed(seed)
+    return generator(seed)
 
 
 def generator(seed: Seed, name: str = "seed") -> torch.Generator:

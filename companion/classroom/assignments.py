@@ -37,6 +37,7 @@ import nbformat
 import yaml
 
 from companion.classroom import quiz as quizzes
+from companion.validation import require_seed
 
 __all__ = [
     "ROOT",
@@ -249,8 +250,8 @@ def student_notebook(
         unknown = sorted(set(exercises) - set(labels))
         if unknown:
             raise ValueError(f"exercises {unknown} are not in this notebook; it has {labels}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if seed is not None:
+        seed = require_seed("seed", seed)
     cells = strip_solution_text(nb.cells)
     if exercises is not None:
         cells = _select(cells, set(exercises))
