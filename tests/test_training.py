@@ -1,3 +1,4 @@
+import math
 import re
 
 import pytest
@@ -188,3 +189,15 @@ def test_check_cnn_comparison_checks_the_model(cnn_exercise, trained_mlp, digits
         check_cnn_comparison(cnn_exercise[0], both_wrong, None, digits)
     with pytest.raises(TypeError, match="data must be companion.data.Digits, got Tensor"):
         check_cnn_comparison(cnn_exercise[0], both_wrong, mlp, digits.x_test)
+
+
+def test_standard_error_of_an_accuracy_is_binomial_and_checks_its_arguments():
+    from companion.probability import standard_error as probability_standard_error
+    from companion.training import standard_error
+
+    assert standard_error(0.85, 450) == pytest.approx(math.sqrt(0.85 * 0.15 / 450))
+    assert standard_error(0.5, 100) == probability_standard_error(0.5, 100) == 0.05
+    with pytest.raises(ValueError, match="accuracy must lie in"):
+        standard_error(1.2, 450)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        standard_error(0.5, 0)
