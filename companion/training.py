@@ -15,6 +15,7 @@ examples inside the hook against the current model (chapter 3).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from companion.validation import (
     require_labels,
     require_positive,
     require_positive_int,
+    require_probability,
     require_same_length,
     require_seed,
     require_tensor,
@@ -43,6 +45,7 @@ __all__ = [
     "cross_entropy_loss",
     "predict_logits",
     "seeded_model",
+    "standard_error",
     "train",
     "train_classifier",
 ]
@@ -121,6 +124,22 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     logits = predict_logits(model, x)  # (N, K)
     require_labels("y", y, num_classes=logits.shape[1])
     return (logits.argmax(dim=1) == y).float().mean().item()
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """Binomial standard error ``sqrt(a (1 - a) / n)`` of an accuracy ``a`` in [0, 1] measured on
+    ``n`` test samples: how much it would move on another draw of ``n`` samples. Two accuracies on
+    the same test set differ beyond noise only when the gap is several times
+    ``sqrt(se_1^2 + se_2^2)`` (an upper bound for paired measurements).
+
+    >>> round(standard_error(0.85, 450), 3)  # an accuracy of 0.85 on the 450 test digits
+    0.017
+    >>> standard_error(1.0, 450)
+    0.0
+    """
+    accuracy = require_probability("accuracy", accuracy)
+    require_positive_int("n", n)
+    return math.sqrt(accuracy * (1 - accuracy) / n)
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

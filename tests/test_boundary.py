@@ -104,6 +104,32 @@ def test_experiment_set_is_correctly_classified_by_both_models(boundary_experime
         assert torch.equal(labels_of(model)(x), y)
 
 
+# --- One proposal's geometry (Brendel et al. 2018, sec. 3.2) -------------------------------------
+
+
+def test_one_proposal_moves_on_the_sphere_then_towards_the_original():
+    """Inside the box (no clipping): x_sph is at the current distance d from x, reached by a step
+    of length delta d orthogonal to the source direction and pulled back by 1 / sqrt(1 + delta^2);
+    x_new lies on the segment from x to x_sph at distance (1 - epsilon) d."""
+    from companion.boundary import _proposals
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((3, 64), 0.5, dtype=torch.float64)
+    x_adv = x + 0.01 * torch.randn(3, 64, generator=g, dtype=torch.float64)  # well inside [0, 1]
+    delta = torch.tensor([0.01, 0.1, 0.5], dtype=torch.float64)
+    epsilon = torch.tensor([0.01, 0.05, 0.2], dtype=torch.float64)
+    x_sph, x_new = _proposals(x, x_adv, delta, epsilon, torch.Generator().manual_seed(1))
+    d = (x_adv - x).norm(dim=1)
+    torch.testing.assert_close((x_sph - x).norm(dim=1), d)  # back on the sphere of radius d
+    eta = (x_sph - x) * (1 + delta[:, None] ** 2).sqrt() - (x_adv - x)  # undo the projection
+    torch.testing.assert_close(eta.norm(dim=1), delta * d)  # ||eta|| = delta d
+    cosine = (eta * (x - x_adv)).sum(dim=1) / (eta.norm(dim=1) * d)
+    torch.testing.assert_close(cosine, torch.zeros(3, dtype=torch.float64), atol=1e-10, rtol=0)
+    torch.testing.assert_close((x_new - x).norm(dim=1), (1 - epsilon) * d)  # the source step
+    direction = (x_sph - x) / d[:, None]
+    torch.testing.assert_close((x_new - x) / ((1 - epsilon) * d)[:, None], direction)  # same ray
+
+
 # --- Contract ----------------------------------------------------------------------------------
 
 

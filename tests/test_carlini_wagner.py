@@ -198,6 +198,39 @@ def test_matches_foolbox_l2_carlini_wagner(trained_mlp, batch, search_steps, c, 
     assert our_l2 == pytest.approx(their_l2, rel=0.10)
 
 
+def test_binary_search_over_c_brackets_each_samples_threshold(monkeypatch):
+    """C&W's search, with the inner Adam run replaced by a stub that succeeds exactly when
+    c >= a per-sample threshold: a success halves c towards the largest failing value, a
+    failure multiplies c by 10 until a success brackets it, then the bracket is bisected; the
+    attack returns the point of the smallest successful c (here the closest one), or the last
+    point when no c succeeds."""
+    from companion import attacks
+
+    thresholds = torch.tensor([0.35, 50.0, float("inf")])
+    tried = []
+
+    def stub(model, x, y, c, kappa, steps, capped, lr, keep_best):
+        tried.append(c.clone())
+        found = c >= thresholds
+        point = (x + 1e-3 * c[:, None]).clamp(0, 1)  # the larger c, the farther
+        l2 = (point - x).norm(dim=1)
+        return point, found, l2, l2[None].repeat(steps, 1), torch.zeros(steps, len(x))
+
+    monkeypatch.setattr(attacks, "_cw_minimise", stub)
+    model = nn.Linear(4, 3)
+    x, y = torch.full((3, 4), 0.25), torch.tensor([0, 1, 2])
+    result = carlini_wagner_l2(model, x, y, 1.0, steps=2, search_steps=6)
+    expected = [
+        [1.0, 0.5, 0.25, 0.375, 0.3125, 0.34375],  # success, success, failure, ...
+        [1.0, 10.0, 100.0, 55.0, 32.5, 43.75],  # failures until 100 brackets 50
+        [1.0, 10.0, 100.0, 1e3, 1e4, 1e5],  # never bracketed
+    ]
+    torch.testing.assert_close(torch.stack(tried).T, torch.tensor(expected))
+    best_c = torch.tensor([0.375, 55.0, 1e5])  # smallest successful c; the last one for sample 2
+    torch.testing.assert_close(result.adversarial, (x + 1e-3 * best_c[:, None]).clamp(0, 1))
+    assert result.queries.tolist() == [6 * 3 + 1] * 3 and result.history["l2"].shape == (12, 3)
+
+
 # --- the chapter's headline ---------------------------------------------------------------------------
 
 

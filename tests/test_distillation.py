@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,7 +24,7 @@ from companion.distillation import (
     zero_gradient_fraction,
 )
 from companion.figures.distillation import sweep_figure, temperature_figure
-from companion.training import TrainConfig, predict_logits
+from companion.training import TrainConfig, predict_logits, train_classifier
 
 EPS = 0.2  # the chapter's FGSM budget
 
@@ -224,10 +226,12 @@ def test_student_is_trained_on_the_teachers_soft_labels_at_t(digits, monkeypatch
 
 
 def test_default_learning_rate_under_trains_at_high_temperature(digits, distilled):
-    """DISTILLATION_CONFIG's lr 1e-2: at lr 1e-3 the T = 50 student stays near 0.88 instead of 0.96."""
-    slow = defensive_distillation(digits, 50, TrainConfig(lr=1e-3))
-    assert 0.8 < slow.student_history.test_accuracy[-1] < 0.92
-    assert distilled.student_history.test_accuracy[-1] > 0.94
+    """Why DISTILLATION_CONFIG raises Adam's lr to 1e-2: with the standard 1e-3 the same epochs
+    leave the T = 50 student clearly less accurate (though far above chance)."""
+    slow = defensive_distillation(digits, 50, TrainConfig(lr=1e-3)).student_history.test_accuracy[-1]
+    fast = distilled.student_history.test_accuracy[-1]
+    assert fast > 0.94
+    assert 0.5 < slow < fast - 0.03, (slow, fast)
 
 
 def test_defensive_distillation_rejects_bad_arguments(digits):
@@ -258,13 +262,45 @@ def test_headline_distillation_masks_gradients_and_logit_attacks_break_it(report
     assert student.fgsm_scaled >= 0.8 * standard.fgsm_probabilities
 
 
-def test_distilled_logits_are_steeper_not_flatter(digits, trained_mlp, distilled):
+def test_distilled_logits_are_not_flatter_relative_to_their_size(digits, trained_mlp, distilled):
+    """The margin's input gradient grows with the logits (about T times larger): per unit of logit
+    it is about the standard network's, neither flattened nor steepened by distillation."""
     x, y = digits.x_test, digits.y_test
-    norms = [
-        input_gradient(model, x, y, logit_margin).norm(dim=1).median()
-        for model in (trained_mlp[0], distilled.student)
-    ]
-    assert norms[1] > 10 * norms[0]
+    relative = []
+    for model in (trained_mlp[0], distilled.student):
+        gradient = input_gradient(model, x, y, logit_margin).norm(dim=1).median()
+        relative.append(gradient / predict_logits(model, x).abs().amax(dim=1).median())
+    assert 1 / 3 < relative[1] / relative[0] < 3, relative
+
+
+def test_float32_softmax_at_one_fiftieth_is_not_exactly_one_hot():
+    """The chapter's logit vector at T = 1/50: the top probability is exactly 1, but the next two
+    are tiny positive numbers and so are six Jacobian entries, while the Jacobian's float32 norm
+    underflows to 0 (its squares flush to zero). Only amax or count_nonzero test for exact zeros;
+    at T = 1/100 every gap exceeds 150 ln 2 and the output is one-hot."""
+    z = torch.tensor([3.0, 1.5, 1.0, 0.2, -0.5, -1.0, -1.2, -2.0, -2.5, -3.0])  # the notebook's z
+    F50, J50 = softmax_with_temperature(z[None], 1 / 50)[0], softmax_jacobian(z, 1 / 50)
+    assert F50.max() == 1.0 and torch.count_nonzero(F50) == 3
+    assert torch.count_nonzero(J50) == 6 and 0 < J50.abs().amax() < 1e-30
+    assert J50.norm() == 0  # the trap: a norm of zero is not a zero Jacobian
+    assert J50.double().norm() > 0
+    F100, J100 = softmax_with_temperature(z[None], 1 / 100)[0], softmax_jacobian(z, 1 / 100)
+    assert torch.count_nonzero(F100) == 1 and torch.count_nonzero(J100) == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_headline_with_other_training_seeds(digits, seed):
+    """The chapter trains one seed; with three others the shape holds: FGSM on F collapses on the
+    T = 50 student because most input gradients are exactly zero, FGSM on the logits does not."""
+    config = dataclasses.replace(DISTILLATION_CONFIG, seed=seed)
+    standard = train_classifier(digits, "mlp", TrainConfig(seed=seed))[0]
+    student = defensive_distillation(digits, 50, config).student
+    x, y = digits.x_test, digits.y_test
+    before = evaluate_defence(standard, x, y, EPS)
+    after = evaluate_defence(student, x, y, EPS, T=50)
+    assert before.fgsm_probabilities > 0.9 and after.accuracy > before.accuracy - 0.03
+    assert after.fgsm_probabilities < 0.2 and after.zero_gradients > 0.8, after
+    assert after.fgsm_logits > 0.9 and after.fgsm_scaled > 0.9, after
 
 
 def test_fgsm_leaves_inputs_with_zero_gradient_unchanged(digits, distilled):

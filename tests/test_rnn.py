@@ -166,14 +166,29 @@ def test_train_adding_is_reproducible_and_returns_an_eval_model():
 
 @pytest.fixture(scope="module")
 def trained():
-    """The chapter's experiment with the notebook's defaults, on one thread (about 8 s)."""
+    """The chapter's experiment with the notebook's defaults, on one thread."""
     return {kind: rnn.train_adding(kind, rnn.AddingConfig()) for kind in rnn.KINDS}
+
+
+BASELINE = 1 / 6  # the test MSE of always predicting the mean, 1
 
 
 def test_headline_gated_cells_solve_the_adding_problem_the_tanh_rnn_does_not(trained):
     final = {kind: history.test_mse[-1] for kind, (_, history) in trained.items()}
-    assert final["gru"] < 0.05 and final["lstm"] < 0.05
-    assert final["rnn"] > 0.1  # about the 1/6 of always predicting 1
+    assert final["gru"] < 0.05 and final["lstm"] < 0.05  # far below the baseline
+    assert 0.6 * BASELINE < final["rnn"] < 1.5 * BASELINE  # at the baseline: neither learnt nor broken
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_headline_with_other_training_seeds(seed):
+    """The chapter's run rests on seed 0. With others the tanh RNN always stays at the baseline
+    and the GRU always solves the task; the LSTM always ends below the baseline, but not always
+    far below: with seed 3 it is still leaving the plateau when the 600 steps end."""
+    config = dataclasses.replace(rnn.AddingConfig(), seed=seed)
+    final = {kind: rnn.train_adding(kind, config)[1].test_mse[-1] for kind in rnn.KINDS}
+    assert 0.6 * BASELINE < final["rnn"] < 1.5 * BASELINE, final
+    assert final["gru"] < 0.05, final
+    assert final["lstm"] < 0.6 * BASELINE, final
 
 
 def test_headline_gradient_vanishes_at_init_and_gates_learn_to_keep_it(trained):
@@ -189,8 +204,8 @@ def test_headline_gradient_vanishes_at_init_and_gates_learn_to_keep_it(trained):
         ratio_init[kind] = (g_init[0] / g_init[-1]).item()
         if kind == "rnn":
             assert g_trained[0] / g_trained[-1] < 1e-4
-        else:
-            assert g_trained[0] / g_trained[-1] > 1e-2, kind  # carried back to t = 1
+        else:  # carried back to t = 1, and not blown up on the way
+            assert 1e-2 < g_trained[0] / g_trained[-1] < 10, kind
     assert ratio_init["lstm"] > 100 * max(ratio_init["rnn"], ratio_init["gru"])  # the forget bias of 1
 
 
@@ -251,13 +266,14 @@ def test_pixel_classifier_reads_one_pixel_per_step():
 
 @pytest.fixture(scope="module")
 def pixel_digits():
-    """The notebook's pixel-by-pixel run: the three cells with PIXEL_CONFIG (about 20 s)."""
+    """The notebook's pixel-by-pixel run: the three cells with PIXEL_CONFIG (the chapter prints its time)."""
     digits = load_digits()
     return digits, {kind: rnn.train_pixel_digits(kind, digits) for kind in rnn.KINDS}
 
 
 def test_headline_pixel_digits_all_cells_learn_and_the_gap_is_small(pixel_digits):
-    """Measured 0.86 (rnn), 0.84 (gru), 0.90 (lstm) on one thread: 64 steps barely separate them."""
+    """All three learn (far above chance, 0.1) and 64 steps barely separate them: the chapter's
+    claim, on its one training seed (the chapter prints the accuracies)."""
     digits, results = pixel_digits
     final = {}
     for kind, (model, history) in results.items():

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -117,3 +119,15 @@ def test_train_and_accuracy_reject_bad_arguments(digits):
         train_classifier((x, y))
     with pytest.raises(ValueError, match="seed must be an int >= 0, got -2"):
         seeded_model("mlp", -2)
+
+
+def test_standard_error_of_an_accuracy_is_binomial_and_checks_its_arguments():
+    from companion.probability import standard_error as probability_standard_error
+    from companion.training import standard_error
+
+    assert standard_error(0.85, 450) == pytest.approx(math.sqrt(0.85 * 0.15 / 450))
+    assert standard_error(0.5, 100) == probability_standard_error(0.5, 100) == 0.05
+    with pytest.raises(ValueError, match="accuracy must lie in"):
+        standard_error(1.2, 450)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        standard_error(0.5, 0)
