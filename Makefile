@@ -17,7 +17,7 @@ ASSETS ?= $(HOME)/.cache/gga-browser
 ASSETS_STAMP := $(ASSETS)/.installed
 export COMPANION_BROWSER_ASSETS := $(ASSETS)
 
-.PHONY: book student-book test lint bench clean
+.PHONY: book student-book test lint bench clean lab
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: $(STAMP) lint $(ASSETS_STAMP)
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status
+
+# JupyterLab on the course folder (open a chapter under book/). Jupyter refuses to run as root
+# (CI, containers) without --allow-root.
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/chapters.py

@@ -1,8 +1,15 @@
 """Launch paths: Binder's requirements in step with the root's, and the Colab cell in every chapter."""
 
+import json
+import os
 import re
+import shlex
 import shutil
+import socket
+import subprocess
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -117,3 +124,44 @@ def test_the_launch_cell_is_a_no_op_where_the_companion_is_importable():
 def test_launch_cell_source_rejects_a_bad_url():
     with pytest.raises(ValueError, match="url must be an https URL"):
         launch_cell_source("git@github.com:x/y.git")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lab_command() -> list[str]:
+    """The command `make lab` runs (from `make -n`, which runs nothing), as a list of arguments."""
+    dry = subprocess.run(["make", "-n", "-s", "lab"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return shlex.split(dry.stdout.strip().splitlines()[-1])
+
+
+def test_make_lab_starts_jupyter_lab_on_the_chapters(tmp_path):
+    """README's `make lab`: JupyterLab starts (as root too, as in CI) and lists book/'s notebooks."""
+    command = lab_command()
+    assert command[0].endswith("/jupyter") and command[1] == "lab", command
+    port, token = _free_port(), "course-test"
+    command += ["--no-browser", f"--port={port}", f"--IdentityProvider.token={token}"]
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path))
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        page = None
+        for _ in range(120):  # up to 60 s on a busy machine
+            if server.poll() is not None:
+                pytest.fail(f"{command} exited with {server.returncode}: {server.stderr.read()[-2000:]}")
+            try:
+                page = urllib.request.urlopen(f"{base}/lab?token={token}", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None and "JupyterLab" in page, "jupyter lab did not answer within 60 s"
+        listing = json.loads(urllib.request.urlopen(f"{base}/api/contents/book?token={token}").read())
+        assert {p.name for p in NOTEBOOKS} <= {item["name"] for item in listing["content"]}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
