@@ -1,6 +1,8 @@
 """What a reader sees: open built book pages in headless Chromium and list what is wrong.
 
-Used by ``test_browser.py``, on the course and on a deliberately broken tiny book. No browser
+Used by ``test_browser.py``, on the course (both editions) and on a deliberately broken tiny
+book: the page checks, axe-core's WCAG 2.1 A and AA rules, the alternative text of every image
+and a walk through a page with the keyboard alone. No browser
 is downloaded: Playwright (from PyPI) drives Debian's ``/usr/bin/chromium``. The pages load
 MathJax, require.js and the Jupyter widget manager from CDNs, which this machine cannot reach,
 so requests to them are answered from local copies installed from npm (``make browser-assets``)
@@ -13,6 +15,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +38,11 @@ CDN = {
 }
 # A missing favicon.ico gives a 404 console error on every page; the book ships none.
 IGNORED_CONSOLE = ("favicon.ico",)
+# axe-core's rule tags for WCAG 2.1 levels A and AA (every rule of both levels, none beyond).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+WIDGET_VIEWS = 'script[type="application/vnd.jupyter.widget-view+json"]'
+# Alternative text that names a file or a kind of thing says nothing about what an image shows.
+GENERIC_ALT = {"image", "figure", "plot", "png", "picture", "graph", "chart", "output", "-"}
 
 
 def unavailable() -> str | None:
@@ -195,3 +203,106 @@ def _check_links(page, url: str) -> list[str]:
         if response.status >= 400:
             problems.append(f"broken link {href!r} ({response.status})")
     return problems
+
+
+def wait_for_widgets(page) -> None:
+    """Wait until the widget manager has drawn every widget of the page, and the images in them
+    (every widget in the course is an explorer, which draws a figure)."""
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('{WIDGET_VIEWS}')].every(script => {{
+            const view = script.previousElementSibling;
+            return view && view.classList.contains("widget-subarea") && view.querySelector("img")
+                && [...view.querySelectorAll("img")].every(img => img.complete);
+        }})"""
+    )
+
+
+def accessibility_violations(page) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA violations on the open page, one line per element:
+    ``rule (impact) at selector: what to fix``. Run once widgets and math are drawn."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    wait_for_widgets(page)
+    options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+    response = Axe().run(page, options=options).response
+    lines = []
+    for rule in response["violations"]:
+        for node in rule["nodes"]:
+            target = " ".join(str(t) for t in node["target"])
+            fix = " ".join(node["failureSummary"].split("\n")[:2])
+            lines.append(f"{rule['id']} ({rule['impact']}) at {target}: {fix}")
+    return lines
+
+
+def alt_problem(alt: str | None) -> str | None:
+    """Why ``alt`` does not say what an image shows (None when it does)."""
+    if alt is None:
+        return "no alt attribute"
+    text = alt.strip()
+    if not text:
+        return "empty alt text"
+    path = re.fullmatch(r"\S+", text) is not None and "/" in text  # one "word" with a slash
+    if path or re.search(r"\.(png|jpe?g|svg|gif|webp)\b|[0-9a-f]{16}", text, re.I):
+        return f"alt text is a file name, not a description: {text[:60]!r}"
+    if text.lower() in GENERIC_ALT or len(text.split()) < 2:
+        return f"alt text says nothing about what the image shows: {text!r}"
+    return None
+
+
+def image_alt_problems(page) -> list[str]:
+    """Every ``<img>`` of the open page (the theme's, the figures', the widgets') whose
+    alternative text is missing or meaningless."""
+    wait_for_widgets(page)
+    images = page.eval_on_selector_all(
+        "img", "is => is.map(i => [i.getAttribute('src'), i.getAttribute('alt')])"
+    )
+    return [f"image {(src or '')[:70]}: {problem}" for src, alt in images if (problem := alt_problem(alt))]
+
+
+# Moves the keyboard's starting point to the top of the page (as on a freshly loaded page).
+_FROM_THE_TOP = """() => {
+    const root = document.documentElement;
+    root.setAttribute("tabindex", "-1");
+    root.focus();
+    root.blur();
+    root.removeAttribute("tabindex");
+    window.scrollTo(0, 0);
+}"""
+# Describes the focused element; numbers each element the first time it is focused.
+_FOCUSED = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    if (!el.dataset.tabStop) el.dataset.tabStop = String(document.querySelectorAll("[data-tab-stop]").length);
+    const style = getComputedStyle(el);
+    const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+    return {stop: Number(el.dataset.tabStop), tag: el.tagName.toLowerCase(), classes: el.className.toString(),
+            name: (el.getAttribute("aria-label") || el.innerText || el.value || "").trim().slice(0, 60),
+            indicator: outline || style.boxShadow !== "none"};
+}"""
+
+
+def tab_stops(page, limit: int = 1500) -> list[dict]:
+    """Press Tab from the top of the open page until the focus comes round to the first element
+    again (at most ``limit`` presses). Returns the focused elements in order, each a dict with
+    ``stop`` (its number), ``tag``, ``classes``, ``name`` and ``indicator`` (a visible focus
+    outline or shadow)."""
+    page.evaluate(_FROM_THE_TOP)
+    stops: list[dict] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(_FOCUSED)
+        if focused is None or (stops and focused["stop"] == stops[0]["stop"]):
+            break
+        stops.append(focused)
+    return stops
+
+
+def tab_to(page, selector: str, limit: int = 1500) -> int:
+    """Press Tab from the top of the open page until an element matching ``selector`` has the
+    focus; returns the number of presses (raises AssertionError when Tab never reaches one)."""
+    page.evaluate(_FROM_THE_TOP)
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return presses
+    raise AssertionError(f"Tab never reached {selector!r} in {limit} presses")

@@ -1,8 +1,10 @@
 """Shared fixtures: quiet progress bars, a seeded generator, the digits, a trained MLP."""
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -120,3 +122,63 @@ def student_book():
         html=source / "_build" / "html",
         executed=source / "_build" / "jupyter_execute" / "book",
     )
+
+
+# --- The book as a PDF (`make pdf`) ---------------------------------------------------------------
+
+PDF_NAME = "gates-gradients-adversaries"  # _config.yml's latex.latex_documents.targetname
+TEX_PROGRAMS = ("xelatex", "latexmk", "xindy")
+
+
+def _need_tex() -> None:
+    """Skip (or, with COMPANION_REQUIRE_PDF=1 as in CI, fail) when Debian's TeX is missing."""
+    missing = [p for p in TEX_PROGRAMS if shutil.which(p) is None]
+    if missing:
+        reason = f"TeX is missing ({', '.join(missing)}): `make tex` installs Debian's TeX packages"
+        if os.environ.get("COMPANION_REQUIRE_PDF") == "1":
+            pytest.fail(f"COMPANION_REQUIRE_PDF=1 but {reason}")
+        pytest.skip(reason)
+
+
+def _latex_build(source: Path, build: Path, env: dict) -> SimpleNamespace:
+    """`jupyter-book build -W --keep-going --builder pdflatex` of ``source`` into ``build``, the
+    folder of its HTML build: Sphinx reuses that build's environment, so no notebook runs twice."""
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", "-W", "--keep-going",
+               "--builder", "pdflatex", "--path-output", str(build.parent), str(source)]  # fmt: skip
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    return SimpleNamespace(
+        returncode=result.returncode,
+        log=result.stdout + result.stderr,
+        pdf=build / "latex" / f"{PDF_NAME}.pdf",
+        seconds=time.perf_counter() - start,
+    )
+
+
+@pytest.fixture(scope="session")
+def book_pdf(built_book):
+    """The book's PDF, from the HTML build's environment (nothing is executed again)."""
+    _need_tex()
+    assert built_book.returncode == 0, built_book.log[-3000:]
+    env = dict(os.environ, COMPANION_PROGRESS="0")
+    return _latex_build(ROOT, built_book.root / "_build", env)
+
+
+@pytest.fixture(scope="session")
+def student_pdf(student_book):
+    """The student edition's PDF, built the same way from the student edition's sources."""
+    _need_tex()
+    assert student_book.returncode == 0, student_book.log[-3000:]
+    env = dict(os.environ, COMPANION_PROGRESS="0", COMPANION_EDITION="student")
+    return _latex_build(student_book.source, student_book.source / "_build", env)
+
+
+@pytest.fixture(scope="session")
+def hosted_pdfs(book_pdf, student_pdf, built_book, student_book):
+    """Both PDFs in each website's pdf/ folder, where the intro page links them (as `make pdf`
+    puts them); the student website gets the student PDF only."""
+    assert book_pdf.returncode == 0 and student_pdf.returncode == 0, (book_pdf.log + student_pdf.log)[-3000:]
+    for folder in (built_book.html / "pdf", student_book.html / "pdf"):
+        folder.mkdir(exist_ok=True)
+        shutil.copy(student_pdf.pdf, folder / f"{PDF_NAME}-student.pdf")
+    shutil.copy(book_pdf.pdf, built_book.html / "pdf" / f"{PDF_NAME}.pdf")

@@ -1,6 +1,7 @@
 """The book as a whole: its configuration, its notebooks, and the -W build."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,53 @@ def test_each_chapter_page_launches_its_own_notebook(built_book, notebook):
     assert f"colab.research.google.com/github/{repo}/blob/main/book/{notebook.name}" in page
     assert "git+https" not in page, "the Colab install cell must be hidden (remove-cell)"
     assert "Traceback (most recent call last)" not in page
+
+
+def _widget_draws_images(nb: dict, model_id: str) -> bool:
+    """Whether the saved widget ``model_id`` (or a widget inside it) shows an image."""
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models, todo, seen = state.get("state", {}), [model_id], set()
+    while todo:
+        model = models.get(todo.pop(), {}).get("state", {})
+        if any("image/png" in o.get("data", {}) for o in model.get("outputs", [])):
+            return True
+        refs = set(re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(model))) - seen
+        seen |= refs
+        todo += refs
+    return False
+
+
+def figure_cells(nb: dict) -> list[dict]:
+    """The code cells of an executed notebook that show a figure: an image output, or a widget
+    (an explorer) that draws one."""
+    cells = []
+    for cell in nb["cells"]:
+        data = [o.get("data", {}) for o in cell.get("outputs", [])]
+        images = any(k.startswith("image/") for d in data for k in d)
+        views = [d["application/vnd.jupyter.widget-view+json"]["model_id"] for d in data
+                 if "application/vnd.jupyter.widget-view+json" in d]  # fmt: skip
+        if images or any(_widget_draws_images(nb, v) for v in views):
+            cells.append(cell)
+    return cells
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_cell_describes_its_figure(built_book, notebook):
+    """Alternative text for every figure (WCAG 1.1.1), in the cell metadata `mystnb: image: alt:`
+    (for an explorer, book/_ext/accessibility.py hands it to the widget's image): what the figure
+    shows, in a sentence or more. One figure per cell, so that each gets its own text."""
+    executed = json.loads(
+        (built_book.root / "_build" / "jupyter_execute" / "book" / notebook.name).read_text()
+    )
+    cells = figure_cells(executed)
+    assert cells, "every chapter has figures"
+    for cell in cells:
+        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+        images = sum(any(k.startswith("image/") for k in o.get("data", {})) for o in cell["outputs"])
+        where = f"{notebook.name}, cell {cell.get('id')} ({''.join(cell['source'])[:50]!r})"
+        assert len(alt.split()) >= 12, f"{where}: no alt text that says what the figure shows"
+        assert images <= 1 or cell.get("id") in TWO_FIGURE_CELLS, f"{where}: {images} figures in one cell"
+
+
+# A cell whose one call returns two figures (its alt text describes both).
+TWO_FIGURE_CELLS = {"e001f3ed"}  # 03: adversarial.example_figures, the digits and the perturbations

@@ -101,3 +101,22 @@ def test_no_module_styles_figures_with_rc_context():
     offenders = [p.name for p in package.glob("*.py") if "rc_context(" in p.read_text()]
     offenders = [name for name in offenders if name != "plotting.py"]  # its docstring explains why not
     assert offenders == []
+
+
+def _contrast_with_white(color: str) -> float:
+    """WCAG 2.1 contrast ratio of ``color`` against white (1 to 21)."""
+    from matplotlib.colors import to_rgb
+
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(color)]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_figure_colours_stand_out_from_the_white_background():
+    """WCAG 2.1 1.4.11: lines, bars and markers need 3:1 against their background."""
+    assert _contrast_with_white("#ff7f0e") < 3 < _contrast_with_white("#000000")  # the check can fail
+    ratios = {name: round(_contrast_with_white(color), 2) for name, color in COLORS.items()}
+    assert {name: r for name, r in ratios.items() if r < 3} == {}
+    p = torch.softmax(torch.arange(10.0), dim=0)
+    bars = prediction_figure(p, torch.rand(64)).axes[1].patches
+    assert min(_contrast_with_white(bar.get_facecolor()) for bar in bars) >= 3
