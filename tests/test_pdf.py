@@ -13,7 +13,7 @@ from test_assignments import instructor_notebooks
 from test_book import ROOT, toc_files
 
 from companion import quiz
-from companion.assignments import solution_text
+from companion.classroom.assignments import solution_text
 
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 # What LaTeX prints for a citation it could not resolve; an unresolved reference prints "??",

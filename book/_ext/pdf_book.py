@@ -19,7 +19,7 @@ from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
-from companion.quiz import EDITION_ENV
+from companion.classroom.quiz import EDITION_ENV
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: The PDFs as the website hosts them, in its ``pdf/`` folder (the Makefile puts them there).
