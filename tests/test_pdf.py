@@ -12,7 +12,7 @@ import pytest
 from test_assignments import instructor_notebooks
 from test_book import ROOT, toc_files
 
-from companion import quiz
+from companion.classroom import quiz
 from companion.classroom.assignments import solution_text
 
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
