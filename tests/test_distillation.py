@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from companion.distillation import (
     temperature_sweep,
     zero_gradient_fraction,
 )
-from companion.figures.distillation import sweep_figure, temperature_figure
+from companion.figures.distillation import float32_jacobian_sizes, sweep_figure, temperature_figure
 from companion.training import TrainConfig, predict_logits, train_classifier
 
 EPS = 0.2  # the chapter's FGSM budget
@@ -331,3 +332,18 @@ def test_figures(reports):
     with pytest.raises(TypeError, match="reports must be a non-empty list of DefenceReport"):
         sweep_figure([], reports[0])
     assert isinstance(reports[0], DefenceReport)
+
+
+def test_float32_exact_zeros_are_counted_entries_not_an_underflowed_norm():
+    """At T = 1/50 the chapter's z gives a float32 Jacobian whose Frobenius norm underflows to 0
+    in float32 although entries are not 0: the figure must not mark it "exactly 0"."""
+    z = torch.tensor([3.0, 1.5, 1.0, 0.2, -0.5, -1.0, -1.2, -2.0, -2.5, -3.0])  # the chapter's z
+    J = softmax_jacobian(z.float(), 1 / 50)
+    assert J.norm().item() == 0.0 and int(torch.count_nonzero(J)) > 0  # the trap itself
+    grid = np.logspace(-2, 2, 200)
+    norm, exactly_zero = float32_jacobian_sizes(z, grid)
+    for t, size, zero in zip(grid, norm, exactly_zero, strict=True):
+        entries = softmax_jacobian(z.float(), float(t))
+        assert zero == (int(torch.count_nonzero(entries)) == 0), t
+        assert (size == 0) == zero, t  # no norm underflows to 0 for a nonzero Jacobian
+    assert not float32_jacobian_sizes(z, [1 / 50])[1][0]

@@ -19,7 +19,22 @@ from companion.distillation import DefenceReport, softmax_jacobian, softmax_with
 from companion.plotting import COLORS, style_context
 from companion.validation import require_positive, require_tensor
 
-__all__ = ["sweep_figure", "temperature_figure"]
+__all__ = ["float32_jacobian_sizes", "sweep_figure", "temperature_figure"]
+
+
+def float32_jacobian_sizes(z: torch.Tensor, temperatures: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The Frobenius norm of the float32 Jacobian at each temperature, and where it is exactly 0.
+
+    The entries are computed in float32 (:func:`companion.distillation.softmax_jacobian` of
+    ``z.float()``); their norm is taken in float64, because squaring entries below about 1e-23
+    underflows in float32 and would print a norm of 0 for a Jacobian that is not 0. "Exactly
+    zero" means every entry is 0 (``count_nonzero``), not a norm that underflowed.
+    Returns ``(norm, exactly_zero)``, both of shape ``(len(temperatures),)``.
+    """
+    jacobians = [softmax_jacobian(z.float(), t) for t in temperatures]
+    norm = np.array([J.double().norm().item() for J in jacobians])
+    exactly_zero = np.array([int(torch.count_nonzero(J)) == 0 for J in jacobians])
+    return norm, exactly_zero
 
 
 def temperature_figure(z: torch.Tensor, T: float) -> Figure:
@@ -27,15 +42,16 @@ def temperature_figure(z: torch.Tensor, T: float) -> Figure:
 
     Left: the probabilities at ``T``. Middle: each ``F_i`` against the
     temperature, from 0.01 to 100. Right: the Frobenius norm of
-    :func:`companion.distillation.softmax_jacobian` in float64 and float32; crosses mark
-    temperatures where the float32 Jacobian is exactly zero.
+    :func:`companion.distillation.softmax_jacobian` in float64 and float32 (entries in float32,
+    the norm of them taken without underflow, :func:`float32_jacobian_sizes`); crosses mark
+    temperatures where every entry of the float32 Jacobian is exactly zero.
     """
     require_tensor("z", z, ndim=1, floating=True)
     T = require_positive("T", T)
     grid = np.logspace(-2, 2, 200)  # temperatures
     probabilities = torch.stack([softmax_with_temperature(z[None].double(), t)[0] for t in grid])  # (G, K)
     norm64 = np.array([softmax_jacobian(z.double(), t).norm().item() for t in grid])  # (G,)
-    norm32 = np.array([softmax_jacobian(z.float(), t).norm().item() for t in grid])  # (G,)
+    norm32, zero32 = float32_jacobian_sizes(z, grid)  # (G,), (G,)
     with style_context():
         fig, (ax_bar, ax_p, ax_j) = plt.subplots(1, 3, figsize=(11, 3.2))
         ax_bar.bar(range(len(z)), softmax_with_temperature(z[None], T)[0].numpy(), color=COLORS["standard"])
@@ -48,11 +64,11 @@ def temperature_figure(z: torch.Tensor, T: float) -> Figure:
         ax_p.axvline(T, color="black", linestyle=":")
         ax_p.legend()
         ax_j.plot(grid, norm64, color=COLORS["standard"], label="float64")
-        ax_j.plot(grid, np.where(norm32 > 0, norm32, np.nan), "--", color=COLORS["fgsm"], label="float32")
+        ax_j.plot(grid, np.where(zero32, np.nan, norm32), "--", color=COLORS["fgsm"], label="float32")
         bottom = ax_j.get_xaxis_transform()  # x in data units, y in axes units
         ax_j.plot(
-            grid[norm32 == 0],
-            np.full((norm32 == 0).sum(), 0.03),
+            grid[zero32],
+            np.full(zero32.sum(), 0.03),
             "x",
             transform=bottom,
             color=COLORS["fgsm"],
