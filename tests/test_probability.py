@@ -293,7 +293,7 @@ def test_simulated_votes_deviate_from_the_formulas_as_chance_does():
     config = pr.VoteExperiment()
     z = []
     for seed in range(20):
-        result = pr.run_vote_experiment(config, torch.Generator().manual_seed(seed))
+        result = pr.run_vote_experiment(config, seed=seed)
         for exact, simulated in [
             (result.exact_independent, result.simulated_independent),
             (result.exact_correlated, result.simulated_correlated),
