@@ -1,7 +1,9 @@
 # Two entry points for a fresh machine with Python 3.11:
 #   make book   install everything into .venv, then build the book into _build/html
 #   make test   install everything into .venv, then lint and run every test
-#               (unit tests, every notebook under nbval, the -W book build)
+#               (unit tests while the -W builds of both editions execute every notebook once,
+#               then the checks of those builds: cells run, figures, numbers, browser, PDF)
+#   make check  the quick loop: lint and the unit tests, no book build
 # and the whole book as a PDF:
 #   make pdf    the book and the student edition as PDFs (installs Debian's TeX when root)
 PYTHON ?= python3
@@ -19,7 +21,7 @@ ASSETS ?= $(HOME)/.cache/gga-browser
 ASSETS_STAMP := $(ASSETS)/.installed
 export COMPANION_BROWSER_ASSETS := $(ASSETS)
 
-.PHONY: book student-book test lint bench clean lab pdf tex
+.PHONY: book student-book test check nbval lint bench clean lab pdf tex
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,6 +82,18 @@ $(ASSETS_STAMP):
 test: $(STAMP) lint $(ASSETS_STAMP)
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$status
+
+# The contributors' quick loop: lint and every test that needs no book build.
+check: $(STAMP) lint
+	$(BIN)/python -m pytest -m "not build"; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$status
+
+# nbval itself on every notebook (make test checks the same on the book build's execution).
+nbval: $(STAMP)
+	$(BIN)/python -m pytest book; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no notebooks: failing" >&2; exit 1; fi; \
 	exit $$status
 
 # JupyterLab on the course folder (open a chapter under book/). Jupyter refuses to run as root

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -87,37 +88,159 @@ def _close_figures():
     plt.close("all")
 
 
+# --- The two book builds, each executing every notebook once, in the background -------------------
+#
+# A build executes each notebook of its edition once, in a fresh kernel (myst-nb, `force` mode,
+# `raise_on_error`): the instructors' book for the -W build, the figure, prose-number, browser and
+# PDF checks, and for the nbval-style check that every cell runs (tests/test_book.py); the student
+# edition for its own. Both start as soon as pytest knows a selected test needs them and run on
+# their own cores while the unit tests run; their tests are ordered last and wait for them. When a
+# selected test needs the PDFs and TeX is there, each edition's PDF is built from its HTML build's
+# environment right after it, still in the background, while the other tests run.
+
+BOOK = ROOT / "_build" / "test-book"
+STUDENT = ROOT / "_build" / "test-student"
+# The fixtures that need each build (`item.fixturenames` holds every fixture a test uses,
+# directly or through other fixtures).
+NEEDS_BOOK = {"built_book", "book_pdf", "hosted_pdfs", "executed_notebooks"}
+NEEDS_STUDENT = {"student_book", "student_pdf", "hosted_pdfs"}
+NEEDS_PDF = {"book_pdf", "student_pdf", "hosted_pdfs"}
+# The modules whose tests ask for the PDFs through request.getfixturevalue.
+PDF_MODULES = {"test_pdf.py", "test_browser.py"}
+_builds: dict[str, SimpleNamespace] = {}
+
+
+def _build_commands() -> dict[str, tuple[list[str], Path]]:
+    """Each edition's build command and the folder it builds into."""
+    jupyter_book = str(Path(sys.executable).parent / "jupyter-book")
+    book = [jupyter_book, "build", "--all", "-W", "--keep-going", "--path-output", str(BOOK), str(ROOT)]
+    student = [sys.executable, "-m", "companion.classroom", "student-edition", str(STUDENT)]
+    return {"book": (book, BOOK), "student": (student, STUDENT)}
+
+
+def _pdf_inputs(edition: str) -> tuple[Path, Path, dict]:
+    """The source folder, the HTML build's folder and the environment of ``edition``'s PDF build."""
+    if edition == "book":
+        return ROOT, BOOK / "_build", dict(os.environ, COMPANION_PROGRESS="0")
+    source = STUDENT / "source"
+    return source, source / "_build", dict(os.environ, COMPANION_PROGRESS="0", COMPANION_EDITION="student")
+
+
+def _run_edition(edition: str, state: SimpleNamespace, with_pdf: bool) -> None:
+    """The background thread of one edition: its HTML build, then (``with_pdf``) its PDF."""
+    command, out = _build_commands()[edition]
+    env = dict(os.environ, COMPANION_PROGRESS="0")
+    with state.log.open("w") as stream:
+        process = subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        state.process = process
+        try:
+            state.returncode = process.wait(timeout=1800)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            state.returncode = process.wait()
+    state.html_done.set()
+    if with_pdf and state.returncode == 0:
+        state.pdf = _latex_build(*_pdf_inputs(edition))
+    state.pdf_done.set()
+
+
+def _start_build(edition: str, with_pdf: bool = False) -> None:
+    """Start ``edition``'s build in the background (once per session), its log beside its folder."""
+    if edition in _builds:
+        return
+    out = _build_commands()[edition][1]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = SimpleNamespace(
+        log=out.with_suffix(".log"), returncode=None, pdf=None,
+        html_done=threading.Event(), pdf_done=threading.Event(),
+    )  # fmt: skip
+    state.thread = threading.Thread(target=_run_edition, args=(edition, state, with_pdf), daemon=True)
+    _builds[edition] = state
+    state.thread.start()
+
+
+def _finish_build(edition: str) -> tuple[int, str]:
+    """Wait for ``edition``'s HTML build (starting it if no test started it yet): exit code and log."""
+    _start_build(edition)
+    state = _builds[edition]
+    state.html_done.wait()
+    return state.returncode, state.log.read_text()
+
+
+def _finish_pdf(edition: str) -> SimpleNamespace:
+    """``edition``'s PDF: the background one when it was built, else built now."""
+    state = _builds[edition]
+    state.pdf_done.wait()
+    return state.pdf if state.pdf is not None else _latex_build(*_pdf_inputs(edition))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that need a book build `build` (so `pytest -m "not build"` leaves them and
+    their builds out) and run them last, after the unit tests that run while the builds do; of
+    those, the ones that need the PDFs run at the very end, while the PDFs build."""
+    for item in items:
+        if (NEEDS_BOOK | NEEDS_STUDENT) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.build)
+
+    def order(item) -> int:
+        if item.get_closest_marker("build") is None:
+            return 0
+        return 2 if _needs_pdf(item) else 1
+
+    items.sort(key=order)  # stable
+
+
+def _needs_pdf(item) -> bool:
+    """True when ``item`` uses a PDF: through its fixtures, or (the first page of each edition in
+    the browser test, the PDF test) through request.getfixturevalue."""
+    if NEEDS_PDF & set(getattr(item, "fixturenames", ())):
+        return True
+    name = getattr(item, "path", Path()).name
+    first_page = "[book/intro]" in item.name
+    return name == "test_pdf.py" or (name == "test_browser.py" and first_page)
+
+
+def pytest_collection_finish(session):
+    """Start the builds that the selected tests need, before the first test runs, each with its
+    PDF when a selected test needs that and TeX is installed."""
+    if session.config.option.collectonly:
+        return
+    used = set().union(*(getattr(item, "fixturenames", ()) for item in session.items))
+    if os.environ.get("COMPANION_EXECUTED_NOTEBOOKS"):
+        used.discard("executed_notebooks")
+    # A test marked `build` by hand gets its builds through request.getfixturevalue: start both.
+    by_hand = any(
+        item.get_closest_marker("build") and not (NEEDS_BOOK | NEEDS_STUDENT) & set(item.fixturenames)
+        for item in session.items
+    )
+    with_pdf = any(_needs_pdf(item) for item in session.items) and _tex_missing() == []
+    if by_hand or used & NEEDS_BOOK:
+        _start_build("book", with_pdf)
+    if by_hand or used & NEEDS_STUDENT:
+        _start_build("student", with_pdf)
+
+
 @pytest.fixture(scope="session")
 def built_book():
-    """`jupyter-book build -W --keep-going` of the course into _build/test-book, once per session.
+    """`jupyter-book build --all -W --keep-going` of the course into _build/test-book, once per
+    session (started in the background by :func:`pytest_collection_finish`).
 
     Returns the exit code, the log and the HTML folder; screenshots go beside it.
     """
-    out = ROOT / "_build" / "test-book"
-    env = dict(os.environ, COMPANION_PROGRESS="0")
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "--keep-going",
-               "--path-output", str(out), str(ROOT)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
-    return SimpleNamespace(
-        returncode=result.returncode,
-        log=result.stdout + result.stderr,
-        html=out / "_build" / "html",
-        root=out,
-    )
+    returncode, log = _finish_build("book")
+    return SimpleNamespace(returncode=returncode, log=log, html=BOOK / "_build" / "html", root=BOOK)
 
 
 @pytest.fixture(scope="session")
 def student_book():
     """The student edition built by `python -m companion.classroom student-edition` into
     _build/test-student (sources in source/, HTML in source/_build/html), once per session."""
-    out = ROOT / "_build" / "test-student"
-    command = [sys.executable, "-m", "companion.classroom", "student-edition", str(out)]
-    env = dict(os.environ, COMPANION_PROGRESS="0")
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
-    source = out / "source"
+    returncode, log = _finish_build("student")
+    source = STUDENT / "source"
     return SimpleNamespace(
-        returncode=result.returncode,
-        log=result.stdout + result.stderr,
+        returncode=returncode,
+        log=log,
         source=source,
         html=source / "_build" / "html",
         executed=source / "_build" / "jupyter_execute" / "book",
@@ -130,9 +253,13 @@ PDF_NAME = "gates-gradients-adversaries"  # _config.yml's latex.latex_documents.
 TEX_PROGRAMS = ("xelatex", "latexmk", "xindy")
 
 
+def _tex_missing() -> list[str]:
+    return [p for p in TEX_PROGRAMS if shutil.which(p) is None]
+
+
 def _need_tex() -> None:
     """Skip (or, with COMPANION_REQUIRE_PDF=1 as in CI, fail) when Debian's TeX is missing."""
-    missing = [p for p in TEX_PROGRAMS if shutil.which(p) is None]
+    missing = _tex_missing()
     if missing:
         reason = f"TeX is missing ({', '.join(missing)}): `make tex` installs Debian's TeX packages"
         if os.environ.get("COMPANION_REQUIRE_PDF") == "1":
@@ -160,8 +287,7 @@ def book_pdf(built_book):
     """The book's PDF, from the HTML build's environment (nothing is executed again)."""
     _need_tex()
     assert built_book.returncode == 0, built_book.log[-3000:]
-    env = dict(os.environ, COMPANION_PROGRESS="0")
-    return _latex_build(ROOT, built_book.root / "_build", env)
+    return _finish_pdf("book")
 
 
 @pytest.fixture(scope="session")
@@ -169,8 +295,7 @@ def student_pdf(student_book):
     """The student edition's PDF, built the same way from the student edition's sources."""
     _need_tex()
     assert student_book.returncode == 0, student_book.log[-3000:]
-    env = dict(os.environ, COMPANION_PROGRESS="0", COMPANION_EDITION="student")
-    return _latex_build(student_book.source, student_book.source / "_build", env)
+    return _finish_pdf("student")
 
 
 @pytest.fixture(scope="session")

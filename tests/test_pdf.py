@@ -93,6 +93,7 @@ def student(student_pdf):
     return pdf_text(student_pdf.pdf)
 
 
+@pytest.mark.build  # its builds come through request.getfixturevalue
 @pytest.mark.parametrize("edition", ["book", "student"])
 def test_each_edition_has_every_chapter_and_no_unresolved_reference_or_raw_tex(edition, request):
     built = request.getfixturevalue(f"{edition}_pdf" if edition == "student" else "book_pdf")
