@@ -20,6 +20,11 @@ hands ``companion.training.train`` a per-batch loss hook that calls ``companion.
   (PGD with restarts), :func:`evaluate` over a grid of ``eps``, and :func:`sanity_checks`
   (stronger attacks must not raise the accuracy, a large ``eps`` must bring it to 0, a
   gradient-free attack must not beat PGD: the boundary attack of ``companion.boundary``).
+- AutoAttack (Croce and Hein 2020) with the Adversarial Robustness Toolbox's APGD and Square
+  attacks: :func:`autoattack`; per-example robustness (:class:`Robustness`,
+  :func:`pgd_robustness`, :func:`transfer_robustness`) and the worst case over every attack
+  (:func:`worst_case`), each adversarial checked against the threat model (:func:`robust_mask`);
+  the full evaluation of ``benchmarks/autoattack.py`` (:func:`autoattack_results`).
 
 The chapter's figures and explorer are in :mod:`companion.figures.adversarial`, its exercise
 checks in :mod:`companion.classroom.checks.ch03_adversarial_training`.
@@ -41,13 +46,21 @@ References
 5. Carlini, Athalye, Papernot, Brendel, Rauber, Tsipras, Goodfellow, Madry, Kurakin.
    On Evaluating Adversarial Robustness. arXiv:1902.06705, 2019.
 6. Brendel, Rauber, Bethge. Decision-Based Adversarial Attacks. ICLR 2018.
+7. Croce, Hein. Reliable Evaluation of Adversarial Robustness with an Ensemble of Diverse
+   Parameter-free Attacks. ICML 2020.
+8. Andriushchenko, Croce, Flammarion, Hein. Square Attack. ECCV 2020.
 """
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -62,6 +75,7 @@ from companion.training import (
     TrainConfig,
     cross_entropy_loss,
     predict_logits,
+    standard_error,
     train_classifier,
 )
 from companion.validation import (
@@ -74,24 +88,33 @@ from companion.validation import (
 )
 
 __all__ = [
+    "AUTOATTACK_ATTACKS",
     "LABELS",
     "MODEL_NAMES",
+    "AutoAttackSetup",
     "Evaluation",
+    "Robustness",
     "RoundedInput",
     "SanityReport",
     "Setup",
     "count_passes",
+    "autoattack",
+    "autoattack_results",
     "default_step_size",
     "evaluate",
     "fgsm_accuracy",
     "fgsm_training_loss",
     "gradient_free_accuracy",
     "pgd_evaluation",
+    "pgd_robustness",
+    "robust_mask",
     "pgd_training_loss",
     "robust_accuracy",
     "sanity_checks",
     "train_models",
     "training_hooks",
+    "transfer_robustness",
+    "worst_case",
 ]
 
 MODEL_NAMES = ("standard", "fgsm", "pgd")  # keys of companion.plotting.COLORS too
@@ -573,3 +596,295 @@ class RoundedInput(nn.Module):
         if self.straight_through:
             rounded = x + (rounded - x).detach()  # same value, gradient of the identity
         return self.model(rounded)
+
+
+# --------------------------------------------------------------------------------------------
+# AutoAttack (Croce and Hein 2020) through the Adversarial Robustness Toolbox, and the
+# per-example worst case over every attack run
+# --------------------------------------------------------------------------------------------
+
+AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-t", "square")  # Croce and Hein's standard set, minus FAB-T
+BALL_TOLERANCE = 1e-6  # float32 slack allowed before an adversarial counts as outside the ball
+
+
+@dataclass(frozen=True)
+class AutoAttackSetup:
+    """Settings of :func:`autoattack`, with the standard version's values (Croce and Hein 2020).
+
+    ``attacks`` run in this order, each on the inputs the earlier ones did not break:
+    ``"apgd-ce"`` (APGD on cross-entropy), ``"apgd-t"`` (APGD on the targeted DLR loss, once per
+    target class: the ``targets`` classes with the highest clean logits after the true one) and
+    ``"square"`` (the gradient-free Square attack, ``square_queries`` queries). FAB-T, the
+    standard version's fourth attack, is not in the Adversarial Robustness Toolbox and is left out.
+    """
+
+    attacks: tuple[str, ...] = AUTOATTACK_ATTACKS
+    apgd_steps: int = 100  # iterations of each APGD run (standard: 100)
+    targets: int = 9  # APGD-T's target classes (standard: 9, all but the true class)
+    square_queries: int = 5000  # Square's iterations, one query each (standard: 5000)
+    square_p_init: float = 0.8  # Square's initial share of pixels per square (standard: 0.8)
+
+    def __post_init__(self) -> None:
+        if not self.attacks or any(a not in AUTOATTACK_ATTACKS for a in self.attacks):
+            raise ValueError(
+                f"attacks must be a non-empty selection of {list(AUTOATTACK_ATTACKS)}, "
+                f"got {list(self.attacks)}"
+            )
+        require_positive_int("apgd_steps", self.apgd_steps)
+        require_positive_int("targets", self.targets)
+        require_positive_int("square_queries", self.square_queries)
+        require_probability("square_p_init", self.square_p_init)
+
+
+@dataclass
+class Robustness:
+    """Per-example robustness under several attacks, and their worst case.
+
+    Attributes
+    ----------
+    robust : dict of str to torch.Tensor
+        ``(N,)`` bool per attack, in the order run: True where the model still classifies the
+        input correctly after that attack (``"clean"``, always first, is no attack).
+
+    An input counts as robust only when every attack failed on it (:attr:`worst_case`), so
+    adding an attack can never raise :attr:`accuracy`.
+    """
+
+    robust: dict[str, torch.Tensor]
+
+    def __post_init__(self) -> None:
+        if not self.robust:
+            raise ValueError("robust must hold at least one attack's (N,) bool tensor, got none")
+        lengths = {len(mask) for mask in self.robust.values()}
+        if len(lengths) != 1 or any(mask.dtype != torch.bool for mask in self.robust.values()):
+            raise ValueError("robust must map each attack to an (N,) bool tensor of the same N")
+
+    @property
+    def worst_case(self) -> torch.Tensor:
+        """``(N,)`` bool: robust to every attack run."""
+        return torch.stack(list(self.robust.values())).all(dim=0)
+
+    @property
+    def n(self) -> int:
+        """Number of inputs."""
+        return len(next(iter(self.robust.values())))
+
+    @property
+    def accuracy(self) -> float:
+        """Worst-case robust accuracy over every attack, in [0, 1]."""
+        return self.worst_case.float().mean().item()
+
+    @property
+    def standard_error(self) -> float:
+        """Binomial standard error of :attr:`accuracy` (``companion.training.standard_error``)."""
+        return standard_error(self.accuracy, self.n)
+
+    def accuracy_of(self, name: str) -> float:
+        """Accuracy under attack ``name`` alone."""
+        if name not in self.robust:
+            raise ValueError(f"name must be one of {list(self.robust)}, got {name!r}")
+        return self.robust[name].float().mean().item()
+
+    def added(self, name: str, robust: torch.Tensor) -> Robustness:
+        """A new ``Robustness`` with one more attack's ``(N,)`` bool mask."""
+        if name in self.robust:
+            raise ValueError(f"name must be a new attack, got {name!r} already in {list(self.robust)}")
+        return Robustness({**self.robust, name: robust})
+
+
+def robust_mask(
+    model: nn.Module, x_adv: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: float
+) -> torch.Tensor:
+    """``(N,)`` bool: the model classifies ``x_adv`` correctly; checks first it is in the ball and box.
+
+    Raises ``RuntimeError`` if any ``x_adv`` lies farther than ``eps`` (plus
+    :data:`BALL_TOLERANCE`) from ``x`` in L-inf or outside [0, 1]; an attack that left the
+    threat model would make robust accuracy look *lower* than it is.
+    """
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
+    eps = require_positive("eps", eps, allow_zero=True)
+    if x_adv.shape != x.shape:
+        raise ValueError(f"x_adv must have the shape of x {tuple(x.shape)}, got {tuple(x_adv.shape)}")
+    distance = (x_adv - x).flatten(1).abs().amax(dim=1).max().item()
+    if distance > eps + BALL_TOLERANCE or x_adv.min() < -BALL_TOLERANCE or x_adv.max() > 1 + BALL_TOLERANCE:
+        raise RuntimeError(
+            f"an adversarial left the threat model: L-inf distance {distance:.6g} (eps {eps:g}), "
+            f"values in [{x_adv.min().item():.6g}, {x_adv.max().item():.6g}]"
+        )
+    x_adv = torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)  # remove float slack
+    return predict_logits(model, x_adv).argmax(dim=1) == y
+
+
+class _Images(nn.Module):
+    """``model`` on ``(N, 1, 8, 8)`` images (Square draws squares on an image grid)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.reshape(len(x), -1))
+
+
+@contextmanager
+def _numpy_seeded(seed: int):
+    """Seed numpy's and Python's global generators (ART draws from them), then restore them."""
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 (ART's generator)
+    np.random.seed(seed)  # noqa: NPY002
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+
+
+def _art_attack(name: str, classifier, eps: float, setup: AutoAttackSetup, targeted: bool = False):
+    from art.attacks.evasion import AutoProjectedGradientDescent, SquareAttack
+
+    if name == "square":
+        return SquareAttack(
+            classifier, eps=eps, max_iter=setup.square_queries, p_init=setup.square_p_init,
+            nb_restarts=1, batch_size=1024, verbose=False,
+        )  # fmt: skip
+    return AutoProjectedGradientDescent(
+        classifier, eps=eps, eps_step=2 * eps, max_iter=setup.apgd_steps, targeted=targeted,
+        nb_random_init=1, batch_size=1024, verbose=False,
+        loss_type="difference_logits_ratio" if targeted else "cross_entropy",
+    )  # fmt: skip
+
+
+def autoattack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    setup: AutoAttackSetup = AutoAttackSetup(),
+    *,
+    seed: Seed = 0,
+) -> Robustness:
+    """AutoAttack in L-inf (Croce and Hein 2020) with the Adversarial Robustness Toolbox's attacks.
+
+    As in AutoAttack, each attack of ``setup.attacks`` runs on the inputs still robust after the
+    earlier ones, and an input counts as robust only when all of them fail (the returned
+    :class:`Robustness`, starting with ``"clean"``). Every adversarial is checked to lie in the
+    eps ball and the box (:func:`robust_mask`).
+
+    - APGD (Croce and Hein 2020, alg. 1): PGD whose step starts at ``2 eps`` and is halved at
+      checkpoints when the loss stopped rising, with momentum 0.75; ART's
+      ``AutoProjectedGradientDescent``, one run of ``setup.apgd_steps`` iterations.
+    - APGD-T: the same on the targeted DLR loss ``-(z_t - max_{i != t} z_i) / (z_pi1 - z_pi3)``
+      (ART's form), once per target ``t`` among the ``setup.targets`` most likely wrong classes.
+    - Square (Andriushchenko et al. 2020): random search over square patches of +-2 eps.
+
+    ART draws its randomness from numpy's and Python's global generators: they are seeded from
+    ``seed`` (see :func:`companion.runtime.generator`) for the call and restored afterwards.
+    Departures from the standard version: no FAB-T; ART's APGD judges success at its last
+    iterate.
+    """
+    from art.estimators.classification import PyTorchClassifier
+
+    require_attack_inputs(model, x, y, module=True, nonempty=True)
+    eps = require_positive("eps", eps)
+    if not isinstance(setup, AutoAttackSetup):
+        raise TypeError(f"setup must be a companion.adversarial.AutoAttackSetup, got {type(setup).__name__}")
+    g = generator(seed)
+    x, y = x.detach().reshape(len(x), -1), y.detach()
+    logits = predict_logits(model, x)  # (N, K)
+    result = Robustness({"clean": logits.argmax(dim=1) == y})
+    classes = logits.shape[1]
+    wrong_by_logit = logits.scatter(1, y[:, None], -torch.inf).argsort(dim=1, descending=True)  # (N, K)
+    classifier = PyTorchClassifier(
+        _Images(model).eval(),
+        nn.CrossEntropyLoss(),
+        (1, 8, 8),
+        classes,
+        clip_values=(0.0, 1.0),
+        device_type="cpu",
+    )
+    for name in setup.attacks:
+        robust = result.worst_case.clone()
+        index = robust.nonzero().flatten()
+        if len(index):
+            x_i = x[index].reshape(len(index), 1, 8, 8).numpy()
+            targets = range(min(setup.targets, classes - 1)) if name == "apgd-t" else [None]
+            for k in targets:
+                still = robust[index]
+                if not still.any():
+                    break
+                attack = _art_attack(name, classifier, eps, setup, targeted=k is not None)
+                label = y[index] if k is None else wrong_by_logit[index, k]
+                with _numpy_seeded(int(torch.randint(2**31 - 1, (1,), generator=g))):
+                    x_adv = attack.generate(x_i, label.numpy())
+                x_adv = torch.from_numpy(x_adv).reshape(len(index), -1).to(x.dtype)
+                robust[index] &= robust_mask(model, x_adv, x[index], y[index], eps)
+        result = result.added(name, robust)
+    return result
+
+
+def pgd_robustness(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    *,
+    steps: int = 20,
+    restarts: int = 5,
+    seed: Seed = 0,
+) -> Robustness:
+    """Per-example robustness under :func:`pgd_evaluation` (``"clean"`` and ``"pgd"``)."""
+    clean = predict_logits(model, x).argmax(dim=1) == y if len(x) else torch.zeros(0, dtype=torch.bool)
+    result = pgd_evaluation(model, x, y, eps, steps=steps, restarts=restarts, seed=seed)
+    return Robustness({"clean": clean, "pgd": robust_mask(model, result.adversarial, x, y, eps)})
+
+
+def worst_case(*evaluations: Robustness) -> Robustness:
+    """One :class:`Robustness` over every attack of ``evaluations`` (on the same inputs).
+
+    A name met twice with a different mask gets the evaluation's position as a suffix.
+    """
+    if not evaluations or not all(isinstance(e, Robustness) for e in evaluations):
+        raise TypeError("evaluations must be one or more companion.adversarial.Robustness")
+    if len({e.n for e in evaluations}) != 1:
+        raise ValueError(f"evaluations must be on the same inputs, got sizes {[e.n for e in evaluations]}")
+    merged: dict[str, torch.Tensor] = {}
+    for i, evaluation in enumerate(evaluations):
+        for name, mask in evaluation.robust.items():
+            if name in merged and torch.equal(merged[name], mask):
+                continue  # the same attack on the same inputs (e.g. "clean" twice)
+            merged[name if name not in merged else f"{name}#{i}"] = mask
+    return Robustness(merged)
+
+
+RESULTS = Path(__file__).resolve().parent / "results" / "autoattack.json"  # benchmarks/autoattack.py
+
+
+def autoattack_results(path: str | Path = RESULTS) -> dict:
+    """The full evaluation ``benchmarks/autoattack.py`` wrote: AutoAttack on all 450 test digits.
+
+    ``results["seeds"][seed][model][str(eps)]`` holds the accuracies ``"clean"``, ``"fgsm"``,
+    ``"pgd"``, ``"autoattack"``, ``"worst_case"`` (robust to PGD and every AutoAttack attack),
+    ``"cumulative"`` (after each AutoAttack attack in turn) and the per-example disagreement
+    counts ``"broken_by_autoattack_only"`` and ``"broken_by_pgd_only"``; ``results["n"]`` is the
+    number of test digits, the other keys the settings.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path must be a results file of benchmarks/autoattack.py, got {str(path)!r}")
+    return json.loads(path.read_text())
+
+
+def transfer_robustness(
+    source: nn.Module, target: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, seed: Seed = 0
+) -> Robustness:
+    """Per-example robustness of ``target`` to PGD adversarials made on ``source``.
+
+    A transfer attack (Carlini et al. 2019) never uses
+    ``target``'s gradient: if it beat the white-box attacks on ``target``, their gradients would
+    be misleading. ``"clean"`` and ``"transfer"``.
+    """
+    require_attack_inputs(source, x, y, name="source", module=True, nonempty=True)
+    require_attack_inputs(target, x, y, name="target", module=True, nonempty=True)
+    x_adv = pgd_evaluation(source, x, y, eps, seed=seed).adversarial
+    clean = predict_logits(target, x).argmax(dim=1) == y
+    return Robustness({"clean": clean, "transfer": robust_mask(target, x_adv, x, y, eps)})

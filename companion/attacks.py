@@ -418,7 +418,7 @@ def carlini_wagner_l2(
     capped : bool
         Keep the ``max(., -kappa)`` in ``f6`` (C&W) or drop it.
     lr : float
-        Adam's learning rate (C&W: 0.01 with up to 10,000 steps).
+        Adam's learning rate (C&W's released code: 0.01 with up to 10,000 steps).
     search_steps : int
         Values of ``c`` tried; 1 means the fixed ``c``.
     keep_best : bool
@@ -438,7 +438,9 @@ def carlini_wagner_l2(
 
     Notes
     -----
-    Departures from C&W: untargeted (their ``f6`` takes a target ``t``;
+    Departures from C&W (their paper and the defaults of their released code,
+    ``l2_attack.py`` in carlini/nn_robust_attacks: 9 search steps from
+    ``c = 1e-3``): untargeted (their ``f6`` takes a target ``t``;
     here the true class ``y`` must lose its lead, as in Foolbox's
     ``L2CarliniWagnerAttack``); no early abort; by default a fixed ``c``, 300
     steps at learning rate 0.05 and the final iterate, so that the effect of the

@@ -61,8 +61,9 @@ __all__ = [
 CW_SETTINGS: Mapping[str, int | float] = MappingProxyType({"steps": 300, "lr": 0.05})
 """The chapter's C&W settings, used as ``carlini_wagner_l2(..., **CW_SETTINGS)``.
 
-300 Adam steps at learning rate 0.05 per value of ``c`` (C&W: up to 10,000 at 0.01, with early
-abort). Read-only, so that the notebook and the tests that check its claims share one copy.
+300 Adam steps at learning rate 0.05 per value of ``c`` (C&W's released code: up to 10,000 at
+0.01, with early abort). Read-only, so that the notebook and the tests that check its claims
+share one copy.
 """
 
 

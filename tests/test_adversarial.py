@@ -312,3 +312,193 @@ def test_functions_reject_bad_arguments(models, digits, evaluation):
     for call, error, match in cases:
         with pytest.raises(error, match=match):
             call()
+
+
+# ---- AutoAttack and the per-example worst case ------------------------------------------------
+
+REDUCED = adv.AutoAttackSetup(targets=3, square_queries=1000)  # the notebook's reduced AutoAttack
+# PGD alone may overstate robust accuracy on the PGD-trained model by at most two standard
+# errors of an accuracy near one half on 450 digits (2 * 0.024): the attacks agree there.
+AGREEMENT = 0.05
+
+
+@pytest.fixture(scope="module")
+def pgd_vs_autoattack(models, digits):
+    x, y = digits.x_test, digits.y_test
+    pgd_only = adv.pgd_robustness(models["pgd"], x, y, SETUP.eps)
+    auto = adv.autoattack(models["pgd"], x, y, SETUP.eps, REDUCED)
+    return pgd_only, auto
+
+
+def test_adding_an_attack_never_raises_the_worst_case_accuracy():
+    g = torch.Generator().manual_seed(0)
+    masks = {name: torch.rand(200, generator=g) < 0.7 for name in ("clean", "a", "b", "c")}
+    result = adv.Robustness({"clean": masks["clean"]})
+    accuracies = [result.accuracy]
+    for name in ("a", "b", "c"):
+        result = result.added(name, masks[name])
+        accuracies.append(result.accuracy)
+    assert accuracies == sorted(accuracies, reverse=True) and accuracies[-1] < accuracies[0]
+    expected = (masks["clean"] & masks["a"] & masks["b"] & masks["c"]).float().mean().item()
+    assert result.accuracy == pytest.approx(expected)
+    assert result.accuracy <= min(result.accuracy_of(n) for n in result.robust)
+    merged = adv.worst_case(adv.Robustness({"clean": masks["clean"], "a": masks["a"]}), result)
+    assert list(merged.robust) == ["clean", "a", "b", "c"] and merged.accuracy == pytest.approx(expected)
+    assert adv.worst_case(result, adv.Robustness({"clean": masks["clean"], "a": ~masks["a"]})).accuracy == 0.0
+    assert result.standard_error == pytest.approx((expected * (1 - expected) / 200) ** 0.5)
+
+
+def test_pgd_and_autoattack_agree_on_the_pgd_trained_model(pgd_vs_autoattack):
+    pgd_only, auto = pgd_vs_autoattack
+    both = adv.worst_case(pgd_only, auto)
+    assert list(auto.robust) == ["clean", "apgd-ce", "apgd-t", "square"]
+    assert pgd_only.accuracy_of("clean") == auto.accuracy_of("clean") >= 0.94
+    assert 0.4 <= both.accuracy <= pgd_only.accuracy
+    assert pgd_only.accuracy - both.accuracy <= AGREEMENT, (pgd_only.accuracy, auto.accuracy)
+    assert abs(pgd_only.accuracy - auto.accuracy) <= AGREEMENT
+    agree = (pgd_only.worst_case == auto.worst_case).float().mean().item()
+    assert agree >= 0.9, agree  # per example too
+
+
+def test_autoattack_sees_through_the_rounded_input_model(models, sanity_subset):
+    """Masking detected: PGD finds the rounded model robust, AutoAttack (its Square) does not."""
+    x, y = sanity_subset
+    masked = adv.RoundedInput(models["standard"])
+    pgd_only = adv.pgd_robustness(masked, x, y, 0.1)
+    auto = adv.autoattack(masked, x, y, 0.1, adv.AutoAttackSetup(targets=3, square_queries=300))
+    assert pgd_only.accuracy > 0.9
+    assert auto.accuracy_of("apgd-t") > 0.9  # the gradient attacks are fooled as PGD is ...
+    assert auto.accuracy < pgd_only.accuracy - AGREEMENT - 0.5  # ... the gradient-free Square is not
+    assert auto.accuracy <= adv.robust_accuracy(models["standard"], x, y, 0.1) + AGREEMENT
+
+
+def test_no_evaluation_leaves_the_eps_ball_or_the_box(models, sanity_subset, monkeypatch):
+    x, y = sanity_subset
+    distances = []
+    checked = adv.robust_mask
+
+    def recording(model, x_adv, x0, y0, eps):
+        distances.append(((x_adv - x0).abs().amax().item(), x_adv.min().item(), x_adv.max().item(), eps))
+        return checked(model, x_adv, x0, y0, eps)
+
+    monkeypatch.setattr(adv, "robust_mask", recording)
+    adv.autoattack(models["pgd"], x[:50], y[:50], 0.1, adv.AutoAttackSetup(targets=2, square_queries=50))
+    adv.pgd_robustness(models["pgd"], x[:50], y[:50], 0.1)
+    assert len(distances) >= 4  # APGD-CE, two APGD-T targets (unless all broken), Square, PGD
+    assert all(d <= eps + adv.BALL_TOLERANCE and lo >= 0 and hi <= 1 for d, lo, hi, eps in distances)
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError, match="left the threat model"):
+        adv.robust_mask(models["pgd"], (x[:5] + 0.11).clamp(0, 1), x[:5], y[:5], 0.1)
+    with pytest.raises(RuntimeError, match="left the threat model"):
+        adv.robust_mask(models["pgd"], x[:5] * 0 - 0.01, x[:5] * 0, y[:5], 0.1)
+
+
+def test_autoattack_is_seeded_and_leaves_the_global_generators_alone(models, sanity_subset):
+    import random
+
+    import numpy as np
+
+    x, y = sanity_subset[0][:40], sanity_subset[1][:40]
+    small = adv.AutoAttackSetup(attacks=("square",), square_queries=30)
+    numpy_before, python_before = np.random.get_state()[1].copy(), random.getstate()  # noqa: NPY002
+    first = adv.autoattack(models["pgd"], x, y, 0.2, small, seed=3)
+    assert np.array_equal(np.random.get_state()[1], numpy_before)  # noqa: NPY002
+    assert random.getstate() == python_before
+    second = adv.autoattack(models["pgd"], x, y, 0.2, small, seed=3)
+    assert torch.equal(first.worst_case, second.worst_case)
+
+
+def test_the_chapters_results_file_is_the_benchmarks_and_consistent():
+    import json
+
+    results = json.loads((Path(adv.__file__).parent / "results" / "autoattack.json").read_text())
+    assert results["n"] == 450 and results["pgd"] == {
+        "steps": SETUP.eval_steps,
+        "restarts": SETUP.eval_restarts,
+    }
+    defaults = adv.AutoAttackSetup()
+    assert results["autoattack"]["attacks"] == list(defaults.attacks)
+    assert results["autoattack"]["square_queries"] == defaults.square_queries
+    assert results["autoattack"]["targets"] == defaults.targets
+    assert "0" in results["seeds"]
+    for rows in results["seeds"].values():
+        for name in adv.MODEL_NAMES:
+            for row in rows[name].values():
+                assert row["worst_case"] <= min(row["pgd"], row["autoattack"], row["clean"]) + 1e-9
+                steps = list(row["cumulative"].values())
+                assert steps == sorted(steps, reverse=True)  # a cascade never raises accuracy
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"attacks": ()}, "attacks must be a non-empty selection"),
+        ({"attacks": ("fab-t",)}, "attacks must be a non-empty selection"),
+        ({"apgd_steps": 0}, "apgd_steps"),
+        ({"targets": 0}, "targets"),
+        ({"square_queries": -1}, "square_queries"),
+        ({"square_p_init": 1.5}, "square_p_init"),
+    ],
+)
+def test_autoattack_setup_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        adv.AutoAttackSetup(**kwargs)
+
+
+def test_autoattack_and_robustness_reject_bad_arguments(models, digits):
+    x, y = digits.x_test[:4], digits.y_test[:4]
+    with pytest.raises(TypeError, match="setup must be a companion.adversarial.AutoAttackSetup"):
+        adv.autoattack(models["pgd"], x, y, 0.1, adv.Setup())
+    with pytest.raises(ValueError, match="eps"):
+        adv.autoattack(models["pgd"], x, y, 0.0)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        adv.autoattack(lambda t: t, x, y, 0.1)
+    with pytest.raises(ValueError, match="x_adv must have the shape of x"):
+        adv.robust_mask(models["pgd"], x[:2], x, y, 0.1)
+    with pytest.raises(ValueError, match="at least one attack"):
+        adv.Robustness({})
+    with pytest.raises(ValueError, match="same N"):
+        adv.Robustness({"a": torch.ones(3, dtype=torch.bool), "b": torch.ones(4, dtype=torch.bool)})
+    result = adv.Robustness({"clean": torch.ones(4, dtype=torch.bool)})
+    with pytest.raises(ValueError, match="name must be one of"):
+        result.accuracy_of("pgd")
+    with pytest.raises(ValueError, match="name must be a new attack"):
+        result.added("clean", torch.ones(4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="evaluations must be one or more"):
+        adv.worst_case()
+    with pytest.raises(ValueError, match="same inputs"):
+        adv.worst_case(result, adv.Robustness({"clean": torch.ones(3, dtype=torch.bool)}))
+
+
+def test_a_transfer_attack_from_the_standard_model_is_weaker_than_white_box_pgd(models, sanity_subset):
+    x, y = sanity_subset
+    transfer = adv.transfer_robustness(models["standard"], models["pgd"], x, y, SETUP.eps)
+    white_box = adv.pgd_robustness(models["pgd"], x, y, SETUP.eps)
+    assert list(transfer.robust) == ["clean", "transfer"]
+    assert transfer.accuracy_of("clean") == white_box.accuracy_of("clean")
+    assert white_box.accuracy < transfer.accuracy < transfer.accuracy_of("clean")
+    with pytest.raises(TypeError, match="source must be a torch.nn.Module"):
+        adv.transfer_robustness(lambda t: t, models["pgd"], x, y, 0.1)
+
+
+def test_the_autoattack_table_shows_standard_errors_and_seeds(tmp_path):
+    rows = {
+        name: {
+            "0.2": {
+                "clean": 0.96, "fgsm": 0.6, "pgd": 0.5, "autoattack": 0.48, "worst_case": 0.48,
+                "broken_by_autoattack_only": 9,
+            }
+        }
+        for name in adv.MODEL_NAMES
+    }  # fmt: skip
+    results = {"n": 450, "eps": [0.2], "seeds": {"0": rows, "1": rows}}
+    table = figures.format_autoattack_table(results, 0.2)
+    assert "0.480 +- 0.024" in table and "PGD-AT" in table and "mean 0.480" in table
+    with pytest.raises(ValueError, match="seed must be one of"):
+        figures.format_autoattack_table(results, 0.2, seed="7")
+    with pytest.raises(ValueError, match="eps must be one of"):
+        figures.format_autoattack_table(results, 0.1)
+    with pytest.raises(TypeError, match="results must be"):
+        figures.format_autoattack_table([], 0.2)
+    with pytest.raises(ValueError, match="path must be a results file"):
+        adv.autoattack_results(tmp_path / "missing.json")

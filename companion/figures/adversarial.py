@@ -2,6 +2,8 @@
 
 - :func:`plot_robust_accuracy`: PGD accuracy against ``eps`` for each model of a
   :class:`companion.adversarial.Evaluation`; :func:`format_table` the same evaluation as text;
+- :func:`format_autoattack_table`: the full AutoAttack evaluation (``benchmarks/autoattack.py``)
+  with standard errors, and the spread over training seeds;
 - :func:`example_figures`: PGD adversarial digits against each model, and their perturbations;
 - :func:`eps_explorer`: the explorer's drawing function ``draw(eps, index)``.
 
@@ -21,10 +23,16 @@ from torch import nn
 from companion.adversarial import LABELS, Evaluation, pgd_evaluation
 from companion.plotting import COLORS, digit_grid, style_context
 from companion.runtime import Seed
-from companion.training import predict_logits
+from companion.training import predict_logits, standard_error
 from companion.validation import require_attack_inputs, require_models
 
-__all__ = ["eps_explorer", "example_figures", "format_table", "plot_robust_accuracy"]
+__all__ = [
+    "eps_explorer",
+    "example_figures",
+    "format_autoattack_table",
+    "format_table",
+    "plot_robust_accuracy",
+]
 
 
 def plot_robust_accuracy(evaluation: Evaluation, title: str | None = None) -> Figure:
@@ -150,3 +158,44 @@ def format_table(
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+AUTOATTACK_COLUMNS = {"clean": "clean", "fgsm": "FGSM", "pgd": "PGD", "autoattack": "AutoAttack"}
+
+
+def format_autoattack_table(results: Mapping, eps: float, seed: str = "0") -> str:
+    """A plain-text table of :func:`companion.adversarial.autoattack_results` at ``eps``.
+
+    One row per model of training seed ``seed``: clean, FGSM, PGD, AutoAttack and worst-case
+    accuracy (robust to every attack), each with its binomial standard error (``+-``), and the
+    digits only AutoAttack broke; then, when the file holds several seeds, the worst case's mean
+    and range over them.
+    """
+    if not isinstance(results, Mapping) or "seeds" not in results or "n" not in results:
+        raise TypeError("results must be what companion.adversarial.autoattack_results returns")
+    if seed not in results["seeds"]:
+        raise ValueError(f"seed must be one of {list(results['seeds'])}, got {seed!r}")
+    key, n = f"{eps:g}", results["n"]
+    rows_of = results["seeds"][seed]
+    if any(key not in rows for rows in rows_of.values()):
+        raise ValueError(f"eps must be one of {results['eps']}, got {eps}")
+    cell = lambda a: f"{a:.3f} +- {standard_error(a, n):.3f}"  # noqa: E731
+    header = ["model", *AUTOATTACK_COLUMNS.values(), "worst case", "AA only"]
+    rows = [header]
+    for name, by_eps in rows_of.items():
+        row = by_eps[key]
+        rows.append(
+            [LABELS.get(name, name), *(cell(row[c]) for c in AUTOATTACK_COLUMNS), cell(row["worst_case"])]
+            + [str(row["broken_by_autoattack_only"])]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    seeds = results["seeds"]
+    if len(seeds) > 1:
+        lines.append(f"worst case over training seeds {', '.join(seeds)}:")
+        for name in rows_of:
+            values = [seeds[s][name][key]["worst_case"] for s in seeds]
+            mean = sum(values) / len(values)
+            label = LABELS.get(name, name)
+            lines.append(f"  {label:>8}: mean {mean:.3f}, from {min(values):.3f} to {max(values):.3f}")
+    return "\n".join(lines)
