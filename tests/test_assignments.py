@@ -155,3 +155,13 @@ def test_graded_quiz_becomes_an_exercise_without_answers():
         assert q.explanation not in text
     assert not [c for c in student_notebook(nb, quiz="none").cells if "quiz" in c.source.lower()]
     assert sum("## Check your understanding" in c.source for c in student.cells) == 1
+
+
+def test_the_student_edition_has_no_instructors_page_and_no_dropdown_to_open(tmp_path):
+    assignments.student_edition(tmp_path / "student", build=False)
+    source = tmp_path / "student" / "source"
+    assert not (source / "book" / "instructors.md").exists()
+    assert "book/instructors" not in (source / "_toc.yml").read_text()
+    assert (source / "book" / "check_your_notes.md").exists(), "the other pages stay"
+    for path in sorted((source / "book").glob("[0-9][0-9]_*.ipynb")):
+        assert "open the dropdown" not in _text(nbformat.read(path, as_version=4)), path.name

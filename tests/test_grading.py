@@ -1,4 +1,7 @@
 import csv
+import json
+import os
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -33,7 +36,7 @@ def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grading")
     root = write_demo_root(tmp / "course")
     roster = tmp / "roster.csv"
-    roster.write_text("student,seed\nright,1\npartly,2\nerrors,3\nhangs,4\ntampers,5\nabsent,6\n")
+    roster.write_text("student,seed\nright,1\npartly,2\nerrors,3\nhangs,4\ntampers,5\nabsent,6\ncrashes,7\n")
     handouts = make_assignments(["99"], roster, tmp / "handouts", root=root, quiz="none")
     submissions = tmp / "submissions"
 
@@ -47,9 +50,14 @@ def graded(tmp_path_factory):
         solve(nb)
         nb.cells.insert(2, nbformat.v4.new_code_cell("raise RuntimeError('oops')"))
 
-    def hang(nb):
+    def hang(nb):  # the first exercise hangs: it alone is lost, the next one still counts
         solve(nb)
-        _stub(nb, "ex-demo-double").source = "while True:\n    pass"
+        _stub(nb, "ex-demo-square").source = "while True:\n    pass"
+
+    def crash(nb):  # the kernel dies between the answers and their checks
+        solve(nb)
+        at = next(n for n, c in enumerate(nb.cells) if role(c) == "check")
+        nb.cells.insert(at, nbformat.v4.new_code_cell("import os\nos._exit(1)"))
 
     def tamper(nb):  # copies another student's number and deletes/edits the checks
         _stub(nb, "ex-demo-square").source = "def square(x):\n    return 0"
@@ -62,10 +70,18 @@ def graded(tmp_path_factory):
                 c.source = "params = dict(seed=1)"
 
     for student, edit in [("right", solve), ("partly", solve_square_only), ("errors", error_first),
-                          ("hangs", hang), ("tampers", tamper)]:  # fmt: skip
+                          ("hangs", hang), ("tampers", tamper), ("crashes", crash)]:  # fmt: skip
         _submit(handouts, submissions, student, edit)
     out = tmp / "grades.csv"
-    results = grade(handouts, submissions, out, timeout=15, executed=tmp / "executed")
+    results = grade(
+        handouts,
+        submissions,
+        out,
+        cell_timeout=10,
+        jobs=1,
+        executed=tmp / "executed",
+        feedback=tmp / "feedback",
+    )
     return _rows(out), results, tmp
 
 
@@ -73,22 +89,32 @@ def test_grading_scores_every_kind_of_submission(graded):
     rows, results, _ = graded
     scores = {s: (r["ex-demo-square"], r["ex-demo-double"], r["score"], r["out_of"]) for s, r in rows.items()}
     assert scores == {
-        "right": ("1", "1", "2", "2"),
-        "partly": ("1", "0", "1", "2"),
-        "errors": ("1", "1", "2", "2"),  # an error in one cell costs only what depends on it
-        "hangs": ("1", "0", "1", "2"),
-        "tampers": ("0", "0", "0", "2"),
-        "absent": ("0", "0", "0", "2"),
+        "right": ("3", "3", "6", "8"),  # 3 points a coding exercise, 2 for the one graded by hand
+        "partly": ("3", "0", "3", "8"),
+        "errors": ("3", "3", "6", "8"),  # an error in one cell costs only what depends on it
+        "hangs": ("0", "3", "3", "8"),
+        "tampers": ("0", "0", "0", "8"),
+        "absent": ("0", "0", "0", "8"),
+        "crashes": ("3", "3", "6", "8"),  # restarted, the answers re-run, the checks then ran
     }
+    assert all(r["hand:ex-demo-pen"] == "" for r in rows.values()), "left for the instructor"
     assert rows["right"]["notes"] == ""
-    assert "cell 2 raised RuntimeError: oops" in rows["errors"]["notes"]
-    assert "still running at the time limit of 15 s" in rows["hangs"]["notes"]
-    assert "checks that never ran: ex-demo-double" in rows["hangs"]["notes"]
+    assert "a cell before the exercises (cell 2) raised RuntimeError: oops" in rows["errors"]["notes"]
+    assert (
+        "your code for ex-demo-square (cell 5) was still running after 10 s: interrupted"
+        in (rows["hangs"]["notes"])
+    )
+    assert "checks that never ran: ex-demo-square" in rows["hangs"]["notes"]
+    assert "cell 10" not in rows["hangs"]["notes"], "the check of ex-demo-double ran and passed"
     assert "ex-demo-square: the check cell was deleted (restored)" in rows["tampers"]["notes"]
     assert "ex-demo-double: the check cell was edited (restored)" in rows["tampers"]["notes"]
     assert "seed: the seed cell was edited (restored)" in rows["tampers"]["notes"]
     assert rows["absent"]["notes"] == "99_demo.ipynb: no submission"
-    assert len(results) == 6
+    assert rows["crashes"]["notes"].startswith(
+        "99_demo.ipynb: the kernel died in a cell of ex-demo-square (cell 6)"
+    ), rows["crashes"]["notes"]
+    assert "restarted, the cells before it re-run" in rows["crashes"]["notes"]
+    assert len(results) == 7
 
 
 def test_partly_correct_submission_gets_a_hint_not_the_answer(graded):
@@ -162,9 +188,9 @@ def test_chapter_6_copied_answers_fail_for_another_student(tmp_path):
     assert instructor.cells
     grade(handouts, tmp_path / "subs", tmp_path / "grades.csv", timeout=120)
     rows = _rows(tmp_path / "grades.csv")
-    assert rows["ada"]["ex-probability-table"] == "1" and rows["alan"]["ex-probability-table"] == "0"
+    assert rows["ada"]["ex-probability-table"] == "3" and rows["alan"]["ex-probability-table"] == "0"
     others = [c for c in rows["ada"] if c.startswith("ex-") and c != "ex-probability-table"]
-    assert others and all(rows[s][c] == "1" for s in ("ada", "alan") for c in others), rows
+    assert others and all(rows[s][c] == "3" for s in ("ada", "alan") for c in others), rows
 
 
 def test_restore_protected_matches_by_metadata_when_an_editor_dropped_the_ids():
@@ -178,3 +204,112 @@ def test_restore_protected_matches_by_metadata_when_an_editor_dropped_the_ids():
     restored, notes = restore_protected(submission, handout)
     assert [c.source for c in restored.cells] == [c.source for c in handout.cells]
     assert notes == ["ex-demo-double: the check cell was edited (restored)"]
+
+
+def test_a_bulk_download_with_renamed_files_grades_right_and_reports_what_it_cannot_match(tmp_path):
+    """LMS layouts: Canvas (flat, 'lastfirst_id_id_file-1'), Moodle ('First Last_id_assignsubmission_file_/'),
+    Gradescope ('submission_N/'), a nested folder, a duplicate, a stranger's file, a missing student."""
+    root = write_demo_root(tmp_path / "course")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "student,seed\nada.lovelace,1\nalan.turing,2\ngrace.hopper,3\nkatherine.j,4\nabsent.one,5\n"
+    )
+    handouts = make_assignments(["99"], roster, tmp_path / "week1", root=root, quiz="none")
+    assert nbformat.read(handouts / "ada.lovelace" / "99_demo.ipynb", as_version=4).metadata["companion"] == {
+        "assignment": "week1",
+        "chapter": "99_demo",
+        "student": "ada.lovelace",
+    }
+    bulk = tmp_path / "bulk"
+
+    def submit(student, relative, *, keep_metadata=True, solved=True):
+        nb = nbformat.read(handouts / student / "99_demo.ipynb", as_version=4)
+        if solved:
+            fill_with_solutions(nb, demo_notebook())
+        if not keep_metadata:
+            del nb.metadata["companion"]
+        (bulk / relative).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, bulk / relative)
+
+    submit("ada.lovelace", "lovelaceada_1234_5678_submission-1.ipynb")  # Canvas: only the metadata says
+    submit("alan.turing", "Alan Turing_23456_assignsubmission_file_/99_demo (1).ipynb", keep_metadata=False)
+    submit("grace.hopper", "submission_777/work/anything.ipynb")  # Gradescope, nested, renamed
+    submit("katherine.j", "katherine.j/99_demo.ipynb", solved=False)  # an older, unsolved try ...
+    os.utime(bulk / "katherine.j" / "99_demo.ipynb", (1, 1))
+    submit("katherine.j", "katherine.j/99_demo (2).ipynb")  # ... and the newest
+    (bulk / "stranger").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), bulk / "stranger" / "notes.ipynb")
+    out = tmp_path / "grades.csv"
+    reported = []
+    results = grade(handouts, bulk, out, cell_timeout=30, jobs=2, report=reported.append)
+    rows = _rows(out)
+    assert {s: r["score"] for s, r in rows.items()} == {
+        "ada.lovelace": "6", "alan.turing": "6", "grace.hopper": "6", "katherine.j": "6", "absent.one": "0",
+    }  # fmt: skip
+    assert reported == [
+        "not graded: stranger/notes.ipynb (neither its metadata nor its name says a student of the roster)"
+    ]
+    assert rows["absent.one"]["notes"] == "99_demo.ipynb: no submission"
+    assert rows["katherine.j"]["notes"] == (
+        "99_demo.ipynb: 2 files for this notebook: graded katherine.j/99_demo (2).ipynb, "
+        "not katherine.j/99_demo.ipynb"
+    )
+    how = {r.student: (r.file, r.found_by) for r in results}
+    assert how["alan.turing"] == ("Alan Turing_23456_assignsubmission_file_/99_demo (1).ipynb", "names")
+    assert how["ada.lovelace"] == ("lovelaceada_1234_5678_submission-1.ipynb", "metadata")
+
+
+def test_a_notebook_of_another_assignment_is_reported_not_graded(tmp_path):
+    from companion.classroom.grading import find_submissions
+
+    nb = nbformat.v4.new_notebook(
+        metadata={"companion": {"assignment": "week2", "chapter": "99_demo", "student": "ada"}}
+    )
+    nbformat.write(nb, tmp_path / "ada_99_demo.ipynb")
+    spec = {"assignment": "week1", "chapters": ["99_demo.ipynb"], "students": [{"student": "ada", "seed": 1}]}
+    found = find_submissions(spec, tmp_path)
+    assert found.files == {} and found.unmatched == [
+        (Path("ada_99_demo.ipynb"), "it is from assignment 'week2'")
+    ]
+
+
+def test_feedback_files_say_what_each_check_said_and_the_summary_counts(graded):
+    _, _, tmp = graded
+    partly = (tmp / "feedback" / "partly.md").read_text()
+    assert partly.startswith(
+        "# Feedback for partly: handouts\n\n**3 of 6 points.** "
+        "Exercises graded by hand, to come: ex-demo-pen."
+    )
+    assert "| `ex-demo-square` | 3 of 3 | Correct: square works. |" in partly
+    assert "| `ex-demo-double` | 0 of 3 | Not yet: `doubled` is still None" in partly
+    hangs = (tmp / "feedback" / "hangs.md").read_text()
+    assert "- your code for ex-demo-square (cell 5) was still running" in hangs
+    summary = (tmp / "feedback" / "summary.md").read_text()
+    assert "6 of 7 students submitted. Points out of 6: median 3, lowest 0, highest 6." in summary
+    assert "| `ex-demo-square` | 3 | 1.71 | 4 of 7 |" in summary
+
+
+def test_hand_marks_merge_into_the_grades_and_points_come_from_the_assignment(graded, tmp_path):
+    from companion.classroom.grading import merge_marks
+
+    _, _, tmp = graded
+    handouts = tmp / "handouts"
+    spec = json.loads((handouts / "assignment.json").read_text())
+    assert spec["points"] == {"ex-demo-square": 3, "ex-demo-double": 3} and spec["hand"] == {"ex-demo-pen": 2}
+    handout = nbformat.read(handouts / "right" / "99_demo.ipynb", as_version=4)
+    answers = [c for c in handout.cells if role(c) == "answer"]
+    assert [c.metadata["companion"]["exercise"] for c in answers] == ["ex-demo-pen"]
+    marks = tmp_path / "marks.csv"
+    marks.write_text("student,hand:ex-demo-pen\nright,2\npartly,1.5\n")
+    totals = merge_marks(handouts, tmp / "grades.csv", marks, tmp_path / "final.csv")
+    rows = _rows(tmp_path / "final.csv")
+    assert (totals["right"], totals["partly"], totals["absent"]) == (8, 4.5, 0)
+    assert rows["partly"]["hand:ex-demo-pen"] == "1.5" and rows["partly"]["score"] == "4.5"
+    assert rows["errors"]["notes"].endswith("hand marks to add: ex-demo-pen")
+    assert "hand marks" not in rows["right"]["notes"]
+    marks.write_text("student,hand:ex-demo-pen\nright,3\n")
+    with pytest.raises(ValueError, match=r"line 2: ex-demo-pen must lie in \[0, 2\], got 3"):
+        merge_marks(handouts, tmp / "grades.csv", marks, tmp_path / "final.csv")
+    marks.write_text("student,hand:ex-demo-pen\nnobody,1\n")
+    with pytest.raises(ValueError, match="student 'nobody' is not in"):
+        merge_marks(handouts, tmp / "grades.csv", marks, tmp_path / "final.csv")

@@ -5,4 +5,5 @@ import sys
 
 from companion.classroom.instructor import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a parallel grader's worker imports it
+    sys.exit(main())

@@ -29,7 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +57,14 @@ __all__ = [
 #: The course's root folder (where ``_config.yml`` is), when the companion is installed from it.
 ROOT = Path(__file__).resolve().parents[2]
 QUIZ_MODES = ("self-test", "graded", "none")
+#: Default points. A coding exercise (its check runs the student's code on cases of its own) is
+#: worth three quiz questions; a pen-and-paper or open exercise, graded by hand, two.
+POINTS = {"check": 3, "hand": 2, "quiz": 1}
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z-]+)\}\s*(?P<arg>\S*)")
 _SEED = re.compile(r"seed=\d+")
+_DROPDOWN = re.compile(r"[;,]\s*in the online book,? decide first, then open the dropdown\.")
+_NO_DROPDOWN = "; in this edition of the book the questions come without their answers."
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -73,7 +78,10 @@ def _label(cell: nbformat.NotebookNode) -> str | None:
 
 
 def chapter_path(chapter: str, root: Path = ROOT) -> Path:
-    """``book/<chapter>.ipynb`` for a stem (``06_probability_exercise``) or its number (``06``)."""
+    """``book/<chapter>.ipynb`` for a stem (``06_probability_exercise``) or its number (``06``
+    or ``6``)."""
+    if isinstance(chapter, str) and chapter.isdigit():
+        chapter = f"{int(chapter):02d}_"
     matches = sorted((root / "book").glob(f"{chapter}*.ipynb")) if isinstance(chapter, str) else []
     if len(matches) != 1:
         names = sorted(p.stem for p in (root / "book").glob("[0-9][0-9]_*.ipynb"))
@@ -201,6 +209,33 @@ def _select(cells: list[nbformat.NotebookNode], keep: set[str]) -> list[nbformat
     return kept
 
 
+def _answer_cells(cells: list[nbformat.NotebookNode], hand: set[str]) -> list[nbformat.NotebookNode]:
+    """Give each exercise of ``hand`` (graded by hand) an answer cell at the end of its region
+    (before the next exercise, heading or quiz cell), for the student to write in."""
+    out: list[nbformat.NotebookNode] = []
+    current = None
+
+    def close() -> None:
+        if current in hand:
+            cell = nbformat.v4.new_markdown_cell(f"**Your answer to `{current}`** (graded by hand):\n\n")
+            cell.metadata["companion"] = {"role": "answer", "exercise": current}
+            cell.id = f"answer-{current}"[:64]
+            out.append(cell)
+
+    for cell in cells:
+        label = _exercise_start(cell)
+        if (
+            label
+            or role(cell) == "quiz"
+            or (cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"))
+        ):
+            close()
+            current = label
+        out.append(cell)
+    close()
+    return out
+
+
 def _quiz_cells(cell: nbformat.NotebookNode, mode: str) -> list[nbformat.NotebookNode]:
     """The quiz cell as handed out: kept (``self-test``), dropped, or made a graded exercise."""
     if mode == "self-test":
@@ -261,6 +296,8 @@ def student_notebook(
             heading = out[-1] if out and out[-1].cell_type == "markdown" else None
             if quiz != "self-test" and heading and heading.source.startswith("## Check your understanding"):
                 out.pop()  # its text describes the interactive quiz; a graded one brings its own
+            elif heading is not None:  # the student edition has no answers to open
+                heading.source = _DROPDOWN.sub(_NO_DROPDOWN, heading.source)
             out += _quiz_cells(cell, quiz)
             continue
         if role(cell) == "stub":
@@ -331,14 +368,21 @@ def make_assignments(
     *,
     exercises: Sequence[str] | None = None,
     quiz: str = "graded",
+    points: Mapping[str, int] | None = None,
     root: Path = ROOT,
 ) -> Path:
     """Write ``out/<student>/<chapter>.ipynb`` for every student of ``roster`` and chapter.
 
+    Each notebook's metadata says what it is (``companion``: ``assignment``, the folder's name;
+    ``chapter``; ``student``), so the grader recognises a submission however it is renamed.
+
     ``exercises`` (labels) restricts every chapter to those it has (a label no chapter has is
-    an error). Writes ``out/assignment.json`` (chapters, exercises, roster with seeds), which
-    :func:`companion.classroom.grading.grade` reads; the handed-out notebooks are the grader's reference
-    for the check cells. Returns ``out``.
+    an error). ``points`` sets an exercise's points (by label) or every quiz question's
+    (``"quiz"``); the others get :data:`POINTS`. A pen-and-paper or open exercise gets an answer
+    cell (graded by hand: a ``hand:<label>`` column in the grades). Writes
+    ``out/assignment.json`` (chapters, exercises, points, roster with seeds), which
+    :func:`companion.classroom.grading.grade` reads; the handed-out notebooks are the grader's
+    reference for the check cells. Returns ``out``.
     """
     out = Path(out)
     students = read_roster(roster)
@@ -351,6 +395,29 @@ def make_assignments(
         missing = set(exercises) - {e for labels in chosen.values() for e in labels or []}
         if missing:
             raise ValueError(f"exercises {sorted(missing)} are in none of the chapters {list(chapters)}")
+    points = dict(points or {})
+    for key, value in points.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"points[{key!r}] must be an int >= 0, got {value!r}")
+    scheme: dict[str, int] = {}
+    hand: dict[str, int] = {}
+    for c, nb in notebooks.items():
+        checked = {_label(cell) for cell in nb.cells if role(cell) == "check"}
+        for label in exercise_labels(nb):
+            if chosen[c] is not None and label not in chosen[c]:
+                continue
+            if label in checked:
+                scheme[label] = points.get(label, POINTS["check"])
+            else:
+                hand[label] = points.get(label, POINTS["hand"])
+        quiz_cell = next((cell for cell in nb.cells if role(cell) == "quiz"), None)
+        if quiz == "graded" and quiz_cell is not None:
+            stem = re.search(r"show\(\s*['\"]([^'\"]+)['\"]", quiz_cell.source)[1]
+            for q in quizzes.load(stem).questions:
+                scheme[f"quiz-{stem}-{q.id}"] = points.get("quiz", POINTS["quiz"])
+    unknown = sorted(set(points) - set(scheme) - set(hand) - {"quiz"})
+    if unknown:
+        raise ValueError(f"points names {unknown}, which are not exercises of this assignment")
     for student in students:
         for c, nb in notebooks.items():
             header = (
@@ -359,13 +426,23 @@ def make_assignments(
                 "cells or the `seed=` line: the grader restores them."
             )
             handout = student_notebook(nb, exercises=chosen[c], seed=student.seed, quiz=quiz, header=header)
+            handout.cells = _answer_cells(handout.cells, set(hand))
+            # what the grader finds a submission by, whatever its file is called
+            handout.metadata["companion"] = {
+                "assignment": out.name,
+                "chapter": sources[c].stem,
+                "student": student.id,
+            }
             target = out / student.id / sources[c].name
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(handout, target)
     spec = {
+        "assignment": out.name,
         "chapters": [p.name for p in sources.values()],
         "exercises": list(exercises) if exercises is not None else None,
         "quiz": quiz,
+        "points": scheme,
+        "hand": hand,
         "students": [{"student": s.id, "seed": s.seed} for s in students],
     }
     (out / "assignment.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
@@ -373,6 +450,19 @@ def make_assignments(
 
 
 # --- The student edition of the website ----------------------------------------------------------
+
+
+def _drop_page(source: Path, page: str) -> None:
+    """Remove ``page`` (``book/instructors``) from the sources at ``source`` and their ``_toc.yml``."""
+    for suffix in (".md", ".ipynb"):
+        (source / f"{page}{suffix}").unlink(missing_ok=True)
+    toc_path = source / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    for part in toc.get("parts", []):
+        part["chapters"] = [c for c in part.get("chapters", []) if c.get("file") != page]
+    toc["parts"] = [part for part in toc.get("parts", []) if part["chapters"]]
+    toc_path.write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+
 
 _COPIED = (
     "_config.yml",
@@ -411,6 +501,7 @@ def student_edition(
             shutil.copy2(src, source / name)
     for path in sorted((source / "book").glob("*.ipynb")):
         nbformat.write(student_notebook(nbformat.read(path, as_version=4)), path)
+    _drop_page(source, "book/instructors")  # the grading workflow is not the students' business
     for path in sorted((source / "book").glob("*.md")):
         page = nbformat.v4.new_markdown_cell(path.read_text(encoding="utf-8"))
         path.write_text("".join(c.source for c in strip_solution_text([page])) + "\n", encoding="utf-8")

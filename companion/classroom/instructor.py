@@ -9,7 +9,9 @@ Commands (``--help`` on each gives every option; ``book/instructors.md`` shows t
 ``assign CHAPTER ... --roster ROSTER.csv --out FOLDER``
     Write one notebook per student and chapter, solutions replaced by stubs, a seed per student.
 ``grade FOLDER SUBMISSIONS --out GRADES.csv``
-    Execute the submissions, run their checks and write a score per exercise per student.
+    Execute the submissions, run their checks and write points per exercise per student.
+``marks FOLDER GRADES.csv MARKS.csv --out FINAL.csv``
+    Add the hand marks (pen-and-paper and open exercises) to the grades.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from companion.classroom import assignments, grading
+from companion.classroom import assignments, grading, sandbox
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,14 +47,58 @@ def _parser() -> argparse.ArgumentParser:
     assign.add_argument(
         "--quiz", choices=assignments.QUIZ_MODES, default="graded", help="the chapter quiz (default: graded)"
     )
+    assign.add_argument(
+        "--points",
+        nargs="+",
+        default=[],
+        metavar="LABEL=N",
+        help="points of an exercise, or of every quiz question (quiz=N); default: "
+        + ", ".join(f"{k} {v}" for k, v in assignments.POINTS.items()),
+    )
 
     grade = commands.add_parser("grade", help="grade submitted notebooks into a CSV")
     grade.add_argument("assignment", type=Path, help="the folder 'assign' wrote")
-    grade.add_argument("submissions", type=Path, help="folder of <student>/<chapter>.ipynb")
+    grade.add_argument(
+        "submissions", type=Path, help="folder of the submitted notebooks (any layout, an LMS bulk download)"
+    )
     grade.add_argument("--out", type=Path, required=True, help="the CSV to write")
-    grade.add_argument("--timeout", type=float, default=300, help="seconds per notebook (default 300)")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    grade.add_argument(
+        "--cell-timeout", type=float, default=120, help="seconds a cell may run before it is interrupted"
+    )
+    grade.add_argument(
+        "--jobs", type=int, default=None, help="submissions graded at once (default: the number of cores)"
+    )
+    grade.add_argument(
+        "--memory", type=float, default=4, help="GiB of address space per submission's kernel (default 4)"
+    )
+    grade.add_argument(
+        "--sandbox",
+        choices=("auto", "bubblewrap", "none"),
+        default="auto",
+        help="contain each kernel with bubblewrap: if it works (auto), always, or never (limits only)",
+    )
     grade.add_argument("--executed", type=Path, help="folder for the executed submissions")
+    grade.add_argument(
+        "--feedback", type=Path, help="folder for a feedback file per student (Markdown) and summary.md"
+    )
+    marks = commands.add_parser("marks", help="add hand marks to a grades CSV")
+    marks.add_argument("assignment", type=Path, help="the folder 'assign' wrote")
+    marks.add_argument("grades", type=Path, help="the CSV 'grade' wrote")
+    marks.add_argument("marks", type=Path, help="CSV with 'student' and a 'hand:<label>' column per exercise")
+    marks.add_argument("--out", type=Path, required=True, help="the CSV to write")
     return parser
+
+
+def _points(pairs: list[str]) -> dict[str, int]:
+    """``["ex-rnn-step=5", "quiz=2"]`` as a dict; a malformed pair is a ValueError."""
+    found = {}
+    for pair in pairs:
+        label, _, value = pair.partition("=")
+        if not label or not value.isdigit():
+            raise ValueError(f"--points takes LABEL=N with N an int >= 0, got {pair!r}")
+        found[label] = int(value)
+    return found
 
 
 def exercise_table() -> str:
@@ -87,21 +133,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "assign":
             out = assignments.make_assignments(
-                args.chapters, args.roster, args.out, exercises=args.exercises, quiz=args.quiz
+                args.chapters,
+                args.roster,
+                args.out,
+                exercises=args.exercises,
+                quiz=args.quiz,
+                points=_points(args.points),
             )
             print(f"Assignments written to {out}/<student>/; the grader reads {out / 'assignment.json'}")
+        elif args.command == "marks":
+            totals = grading.merge_marks(args.assignment, args.grades, args.marks, args.out)
+            print(f"Hand marks merged for {len(totals)} students into {args.out}")
         else:
+            unmatched: list[str] = []
+            limits = sandbox.Limits(memory=int(args.memory * sandbox.GiB), sandbox=args.sandbox)
             results = grading.grade(
                 args.assignment,
                 args.submissions,
                 args.out,
                 timeout=args.timeout,
+                cell_timeout=args.cell_timeout,
+                jobs=args.jobs,
+                limits=limits,
                 executed=args.executed,
+                feedback=args.feedback,
                 progress=lambda text: print(f"grading {text}", flush=True),
+                report=lambda text: (unmatched.append(text), print(text, file=sys.stderr)),
             )
-            problems = sum(bool(r.notes) for r in results)
-            print(f"Graded {len(results)} notebooks ({problems} with notes) into {args.out}")
-    except ValueError as error:
+            submitted = [r for r in results if r.file is not None]
+            problems = sum(bool(r.notes) for r in submitted)
+            print(
+                f"Graded {len(submitted)} of {len(results)} notebooks ({problems} with notes; "
+                f"{len(results) - len(submitted)} not submitted; {len(unmatched)} files not matched) "
+                f"into {args.out}"
+            )
+    except (ValueError, TypeError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -228,7 +228,7 @@ def markdown(quiz: Quiz, answers: bool = True, intro: bool = True) -> str:
             lines.append("*True or false?*")
         elif q.kind == "choice":
             lines.append("\n".join(f"- ({chr(97 + i)}) {c}" for i, c in enumerate(q.choices)))
-        else:
+        elif q.kind == "numeric":
             lines.append("*Give a number.*")
         if answers:
             answer = q.answer_text()
