@@ -1,9 +1,11 @@
 """The handwritten digits every image chapter uses, and a batching helper.
 
-scikit-learn ships the UCI digits inside the package (1,797 images of 8x8
-pixels with grey levels 0..16), so nothing is downloaded. We scale the pixels
-to [0, 1] and split once, with a fixed seed, into train and test sets. Where a
-paper uses MNIST (28x28, 70,000 images) we use these: the chapters say so.
+scikit-learn ships the test portion of the UCI optical-recognition digits inside
+the package (1,797 images of 8x8 pixels with grey levels 0..16, by 13 of the UCI
+set's 43 writers), so nothing is downloaded. We scale the pixels to [0, 1] and
+split once, with a fixed seed, into train and test sets (a random split, so the
+same writers appear in both). Where a paper uses MNIST (28x28, 70,000 images) we
+use these: the chapters say so.
 
 Shapes: ``N`` images, flat form ``(N, 64)`` or image form ``(N, 1, 8, 8)``,
 float32 in [0, 1]; labels ``(N,)`` int64 in 0..9.

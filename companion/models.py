@@ -4,8 +4,8 @@ Both map a batch of digits in [0, 1], flat ``(N, 64)`` or image form
 ``(N, 1, 8, 8)``, to logits ``(N, 10)`` (no softmax: chapters that need
 probabilities apply ``softmax`` themselves, at the temperature they study).
 
-- :class:`MLP`: 64-128-128-10 with ReLU, the network the course brief's
-  measurements use (chapters 2 to 5).
+- :class:`MLP`: 64-128-128-10 with ReLU, the architecture of chapters 2 to 5
+  (each chapter trains its own).
 - :class:`SmallCNN`: two 3x3 convolutions and a linear layer, for contrast.
 
 They are far smaller than the networks in the papers (which train on MNIST or

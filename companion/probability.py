@@ -18,7 +18,12 @@ Character ``i`` of a key (counting from 0 in Python) is the bit ``x_{i+1}`` of t
   ``K = x_1 + ... + x_n``; binomial when every ``p_i`` is the same.
 - :func:`majority_accuracy` and :func:`sample_votes`: a majority vote over ``m`` queries, each
   right with probability ``q``, when the queries are independent or share a latent component
-  (pairwise correlation ``rho``); :func:`run_vote_experiment` is the chapter's experiment.
+  (the copy mixture: with probability ``rho`` one answer is copied to every query, which gives a
+  pairwise correlation of ``rho``); :func:`run_vote_experiment` is the chapter's experiment.
+- :func:`beta_parameters`, :func:`beta_majority_accuracy`, :func:`beta_plateau` and
+  :func:`sample_beta_votes`: another model with the same ``q`` and pairwise correlation
+  ``rho``, in which every input has its own accuracy drawn from a beta distribution (the number
+  of right answers is beta-binomial); its vote levels off elsewhere.
 - :func:`marginals`, :func:`conditional`, :func:`covariance`, :func:`is_independent`: a
   dependent table and how to tell it from a product of its marginals.
 
@@ -46,7 +51,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+from scipy import stats
 
+from companion import training
 from companion.runtime import Seed, generator
 from companion.validation import (
     require_outcome_table,
@@ -60,6 +67,9 @@ __all__ = [
     "Z_95",
     "VoteExperiment",
     "VoteResult",
+    "beta_majority_accuracy",
+    "beta_parameters",
+    "beta_plateau",
     "binomial_pmf",
     "check_joint",
     "conditional",
@@ -77,6 +87,7 @@ __all__ = [
     "pair_table",
     "run_vote_experiment",
     "running_frequencies",
+    "sample_beta_votes",
     "sample_bits",
     "sample_votes",
     "standard_error",
@@ -252,10 +263,13 @@ def running_frequencies(samples: torch.Tensor) -> torch.Tensor:
 
 def standard_error(P: float, num_samples: int) -> float:
     """``sqrt(P (1 - P) / N)``: the standard deviation of a frequency estimate of ``P`` from ``N``
-    independent draws. About 95% of estimates lie within ``Z_95`` standard errors of ``P``."""
+    independent draws. About 95% of estimates lie within ``Z_95`` standard errors of ``P``.
+
+    The same binomial standard error as :func:`companion.training.standard_error` (which this
+    calls), with this chapter's names for the arguments."""
     P = require_probability("P", P)
     require_positive_int("num_samples", num_samples)
-    return math.sqrt(P * (1 - P) / num_samples)
+    return training.standard_error(P, num_samples)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +335,9 @@ def majority_accuracy(q: float, m: int, rho: float = 0.0) -> float:
     classes, so the vote can be right with fewer than half the queries right, and ``q > 1/2`` is
     no longer the dividing line (randomised smoothing votes over classes, Cohen et al. 2019).
 
+    The plateau belongs to this copy-mixture model, not to the correlation ``rho``: other models
+    with the same ``q`` and pairwise correlation level off elsewhere (:func:`beta_plateau`).
+
     Parameters
     ----------
     q : float
@@ -328,7 +345,8 @@ def majority_accuracy(q: float, m: int, rho: float = 0.0) -> float:
     m : int
         Number of queries, odd.
     rho : float
-        Correlation between any two queries' correctness, in [0, 1].
+        Probability that an input's ``m`` answers are copies of one draw, in [0, 1]; it is also
+        the correlation between any two queries' correctness.
     """
     q, m, rho = _require_votes(q, m, rho)
     independent = math.fsum(binomial_pmf(m, q)[(m + 1) // 2 :])
@@ -351,6 +369,73 @@ def sample_votes(q: float, m: int, num_samples: int, rho: float = 0.0, *, seed: 
     C = torch.rand(N, 1, generator=g, dtype=torch.float64) < q  # (N, 1) the shared answer
     own = torch.rand(N, m, generator=g, dtype=torch.float64) < q  # (N, m) independent answers
     return torch.where(S, C.expand(N, m), own)
+
+
+# ---------------------------------------------------------------------------------------------
+# Another model with the same pairwise correlation: every input has its own accuracy
+
+
+def beta_parameters(q: float, rho: float) -> tuple[float, float]:
+    """``(a, b)`` of the beta distribution with mean ``q`` whose draws, used as the accuracy of
+    every query of one input, give two queries a correlation of ``rho``.
+
+    An input's accuracy ``Q ~ Beta(a, b)`` has mean ``a / (a + b) = q``, and given ``Q`` its
+    queries are independent; two of them are both right with probability ``E[Q^2]``, so their
+    correctness has correlation ``Var(Q) / (q (1 - q)) = 1 / (a + b + 1) = rho``. Hence
+    ``a + b = 1 / rho - 1``, ``a = q (1 / rho - 1)``, ``b = (1 - q) (1 / rho - 1)``. Needs
+    ``0 < q < 1`` and ``0 < rho < 1`` (``rho = 0`` would be independent queries, ``rho = 1``
+    every query a copy of the first).
+    """
+    q, rho = require_probability("q", q), require_probability("rho", rho)
+    for name, value in (("q", q), ("rho", rho)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must lie strictly between 0 and 1 for a beta distribution, got {value}")
+    total = 1.0 / rho - 1.0  # a + b
+    return q * total, (1.0 - q) * total
+
+
+def beta_majority_accuracy(q: float, m: int, rho: float) -> float:
+    """Accuracy of a majority vote of ``m`` queries when every input has its own accuracy
+    ``Q ~ Beta(a, b)`` (:func:`beta_parameters` ``(q, rho)``) and its queries are independent
+    given ``Q``.
+
+    The number of right answers ``J`` is then beta-binomial, and the vote is right when
+    ``J >= (m + 1) / 2``: ``P(J > (m - 1) / 2)`` from ``scipy.stats.betabinom``. The arguments
+    are in the order of :func:`majority_accuracy`; one query (``m = 1``) is right with
+    probability ``q``, as in the copy mixture, and two queries have the same correlation ``rho``,
+    but a long vote levels off at :func:`beta_plateau`, not at ``rho * q + 1 - rho``.
+    """
+    q, m, rho = _require_votes(q, m, rho)
+    a, b = beta_parameters(q, rho)
+    return float(stats.betabinom.sf((m - 1) // 2, m, a, b))
+
+
+def beta_plateau(q: float, rho: float) -> float:
+    """``P(Q > 1/2)`` for ``Q ~ Beta(a, b)`` (:func:`beta_parameters` ``(q, rho)``): the limit of
+    :func:`beta_majority_accuracy` as ``m`` grows.
+
+    Given ``Q``, a long vote is right when ``Q > 1/2`` and wrong when ``Q < 1/2`` (the law of
+    large numbers), so its accuracy tends to the share of inputs whose own accuracy exceeds 1/2.
+    """
+    a, b = beta_parameters(q, rho)
+    return float(stats.beta.sf(0.5, a, b))
+
+
+def sample_beta_votes(q: float, m: int, num_samples: int, rho: float, *, seed: Seed = None) -> torch.Tensor:
+    """Simulate the beta model of :func:`beta_majority_accuracy`: ``num_samples`` inputs, each
+    with its own accuracy ``Q ~ Beta(a, b)``, queried ``m`` times independently given ``Q``.
+
+    ``Q`` is drawn by inversion, ``Q = F^{-1}(U)`` with ``U`` uniform from ``seed`` and ``F`` the
+    beta distribution's CDF (``scipy.stats.beta.ppf``), so every draw comes from ``seed``.
+    Returns ``(num_samples, m)`` bool, ``True`` where a query is right.
+    """
+    q, m, rho = require_probability("q", q), require_positive_int("m", m), require_probability("rho", rho)
+    require_positive_int("num_samples", num_samples)
+    a, b = beta_parameters(q, rho)
+    g = generator(seed)
+    U = torch.rand(num_samples, dtype=torch.float64, generator=g)  # (N,)
+    Q = torch.from_numpy(stats.beta.ppf(U.numpy(), a, b))[:, None]  # (N, 1) each input's accuracy
+    return torch.rand(num_samples, m, dtype=torch.float64, generator=g) < Q  # (N, m)
 
 
 @dataclass(frozen=True)
@@ -441,8 +526,9 @@ def conditional(table: Mapping[str, float], i: int, j: int, value: int) -> float
     table = check_joint(table)
     n = len(next(iter(table)))
     i, j = _require_index("i", i, n), _require_index("j", j, n)
-    if value not in (0, 1) or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value not in (0, 1):
         raise ValueError(f"value must be 0 or 1, got {value!r}")
+    value = int(value)  # 1.0 means the bit 1: the outcome strings hold "0" and "1"
     given = math.fsum(P for x, P in table.items() if x[j] == str(value))
     if given == 0:
         raise ValueError(

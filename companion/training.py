@@ -1,6 +1,6 @@
 """One seeded training loop for every chapter, with a per-batch hook.
 
-The loop is plain minibatch gradient descent::
+The loop is minibatch training with a gradient-based optimiser (Adam by default)::
 
     for each epoch:
         for each shuffled batch (x_b, y_b):
@@ -26,7 +26,7 @@ from torch import nn
 
 from companion.data import Digits, batches
 from companion.models import build_model, eval_mode, preserve_modes
-from companion.runtime import default_device, generator, progress
+from companion.runtime import generator, progress
 from companion.validation import (
     require_labels,
     require_positive,
@@ -164,7 +164,8 @@ def train(
     Parameters
     ----------
     model : nn.Module
-        Maps a batch ``(B, ...)`` to logits ``(B, K)``. Moved to ``device``.
+        Maps a batch ``(B, ...)`` to logits ``(B, K)``. Trained on ``device`` and returned
+        on the device it came from, so the attacks that follow see inputs and weights together.
     x : torch.Tensor
         ``(N, ...)`` float training inputs.
     y : torch.Tensor
@@ -178,7 +179,9 @@ def train(
     x_test, y_test : torch.Tensor, optional
         A labelled test set whose accuracy is recorded after every epoch.
     device : torch.device, optional
-        Defaults to CUDA when available, else the CPU.
+        Where to train; defaults to the model's own device (the CPU for every model of the
+        course, so the numbers match the book on any machine). Pass
+        :func:`~companion.runtime.default_device` to train on a GPU when one is present.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -195,33 +198,37 @@ def train(
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test must be given together")
 
-    device = device or default_device()
+    home = _device_of(model)
+    device = device or home
     model.to(device)
-    optimizer = _make_optimizer(model, config)
-    g = generator(config.seed)  # draws the shuffle order of every epoch
-    history = History()
-    start = time.perf_counter()
-    with preserve_modes(model):
-        bar = progress(range(config.epochs), desc="training", unit="epoch")
-        for _ in bar:
-            model.train()
-            total, count = 0.0, 0
-            for x_b, y_b in batches(x, y, config.batch_size, shuffle=True, seed=g):
-                x_b, y_b = x_b.to(device), y_b.to(device)
-                loss = loss_fn(model, x_b, y_b)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(x_b)
-                count += len(x_b)
-            history.loss.append(total / count)
-            if hard_labels:
-                history.train_accuracy.append(accuracy(model, x, y))
-            if x_test is not None:
-                history.test_accuracy.append(accuracy(model, x_test, y_test))
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
-    history.seconds = time.perf_counter() - start
+    try:
+        optimizer = _make_optimizer(model, config)
+        g = generator(config.seed)  # draws the shuffle order of every epoch
+        history = History()
+        start = time.perf_counter()
+        with preserve_modes(model):
+            bar = progress(range(config.epochs), desc="training", unit="epoch")
+            for _ in bar:
+                model.train()
+                total, count = 0.0, 0
+                for x_b, y_b in batches(x, y, config.batch_size, shuffle=True, seed=g):
+                    x_b, y_b = x_b.to(device), y_b.to(device)
+                    loss = loss_fn(model, x_b, y_b)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item() * len(x_b)
+                    count += len(x_b)
+                history.loss.append(total / count)
+                if hard_labels:
+                    history.train_accuracy.append(accuracy(model, x, y))
+                if x_test is not None:
+                    history.test_accuracy.append(accuracy(model, x_test, y_test))
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+        history.seconds = time.perf_counter() - start
+    finally:
+        model.to(home)  # also when training raises
     return history
 
 

@@ -46,6 +46,30 @@ def test_config_executes_notebooks_strictly_and_has_launch_buttons():
     assert ".venv" in config["exclude_patterns"]
 
 
+def test_bibliography_parses_strictly_and_cites_resolve():
+    """The bibliography is read by pybtex as sphinxcontrib-bibtex reads it, with every error an
+    exception, so a missing brace fails here in a second, not as a crashed build minutes later.
+    Every {cite}/{cite:p}/{cite:t} key used in the book is an entry of it."""
+    from pybtex import errors
+    from pybtex.database import parse_file
+
+    strict = errors.strict
+    errors.set_strict_mode(True)
+    try:
+        entries = parse_file(str(ROOT / "book" / "references.bib")).entries
+    finally:
+        errors.set_strict_mode(strict)
+    pages = [*NOTEBOOKS, *(ROOT / "book").glob("*.md")]
+    cited = {
+        key.strip()
+        for page in pages
+        for keys in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", page.read_text())
+        for key in keys.split(",")
+    }
+    assert cited, "no citation found: the pattern no longer matches the book's cite roles"
+    assert not cited - set(entries), f"cited but not in references.bib: {sorted(cited - set(entries))}"
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_are_committed_clean_and_seeded(notebook):
     nb = json.loads(notebook.read_text())
@@ -65,6 +89,28 @@ def test_book_builds_with_zero_warnings(built_book):
     assert built_book.returncode == 0 and not warnings, "\n".join(warnings) or built_book.log[-3000:]
     for name in toc_files():
         assert (built_book.html / f"{name}.html").exists(), name
+
+
+def executed(built_book, notebook: Path) -> dict:
+    """``notebook`` as the book build executed it."""
+    return json.loads((built_book.root / "_build" / "jupyter_execute" / "book" / notebook.name).read_text())
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(built_book, notebook):
+    """What `pytest --nbval-lax` checks (every code cell runs, in order, in a fresh kernel, without
+    an error), checked on the build's own execution so that a test run executes each notebook
+    once: the build runs each notebook in a new kernel (execution counts start at 1) and stops at
+    an error (`raise_on_error`); here every code cell must have run, in order, with no error
+    output. `make nbval` (or `pytest book/NN_x.ipynb`) runs nbval itself."""
+    assert built_book.returncode == 0, built_book.log[-3000:]
+    source = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    cells = [c for c in executed(built_book, notebook)["cells"] if c["cell_type"] == "code"]
+    assert len(cells) == len(source), f"{notebook.name}: the build has {len(cells)} code cells"
+    counts = [c["execution_count"] for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), f"{notebook.name}: cells ran as {counts}"
+    errors = [(c.get("id"), o["ename"]) for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{notebook.name}: cells that raised: {errors}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
@@ -111,10 +157,7 @@ def test_every_figure_cell_describes_its_figure(built_book, notebook):
     """Alternative text for every figure (WCAG 1.1.1), in the cell metadata `mystnb: image: alt:`
     (for an explorer, book/_ext/accessibility.py hands it to the widget's image): what the figure
     shows, in a sentence or more. One figure per cell, so that each gets its own text."""
-    executed = json.loads(
-        (built_book.root / "_build" / "jupyter_execute" / "book" / notebook.name).read_text()
-    )
-    cells = figure_cells(executed)
+    cells = figure_cells(executed(built_book, notebook))
     assert cells, "every chapter has figures"
     for cell in cells:
         alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")

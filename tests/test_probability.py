@@ -173,6 +173,28 @@ def test_dependent_pair_errors():
         pr.conditional(DEPENDENT, "0", 1, 1)
     with pytest.raises(ValueError, match="value must be 0 or 1"):
         pr.conditional(DEPENDENT, 0, 1, 2)
+    for value in (0.5, True, "1", float("nan")):
+        with pytest.raises(ValueError, match="value must be 0 or 1"):
+            pr.conditional(DEPENDENT, 1, 0, value)
+
+
+def test_conditional_accepts_a_float_bit_value():
+    """value=1.0 is the bit 1 (it used to be compared with the outcome strings as "1.0" and so
+    raised a false "impossible event" error)."""
+    assert pr.conditional(DEPENDENT, 1, 0, 1.0) == pr.conditional(DEPENDENT, 1, 0, 1) == pytest.approx(0.5)
+    assert pr.conditional(DEPENDENT, 1, 0, 0.0) == pytest.approx(0.125)
+    assert pr.conditional(DEPENDENT, 1, 0, np.int64(1)) == pytest.approx(0.5)
+
+
+def test_standard_error_is_the_training_modules():
+    from companion import training
+
+    for P, N in [(0.04, 20_000), (0.5, 100), (1.0, 7)]:
+        assert pr.standard_error(P, N) == training.standard_error(P, N) == math.sqrt(P * (1 - P) / N)
+    with pytest.raises(ValueError, match="P must lie in"):
+        pr.standard_error(1.5, 10)
+    with pytest.raises(ValueError, match="num_samples must be"):
+        pr.standard_error(0.5, 0)
 
 
 # --- Monte Carlo -------------------------------------------------------------------------------
@@ -313,6 +335,84 @@ def test_largest_deviation_of_exact_points():
     assert result.largest_deviation == 0.0  # A = 1 has no standard error, and the simulation hits it
     off = pr.VoteResult(config, [1.0, 1.0], [1.0, 1.0], [1.0, 0.9], [1.0, 1.0])
     assert off.largest_deviation == math.inf
+
+
+# --- the beta model: the same q and pairwise correlation, another plateau ------------------------
+
+
+def test_beta_parameters_give_the_asked_mean_and_correlation():
+    for q, rho in [(0.8, 0.3), (0.6, 0.05), (0.3, 0.9)]:
+        a, b = pr.beta_parameters(q, rho)
+        assert a / (a + b) == pytest.approx(q) and 1 / (a + b + 1) == pytest.approx(rho)
+    assert pr.beta_parameters(2 / 3, 0.25) == pytest.approx((2.0, 1.0))
+
+
+def test_beta_model_known_values():
+    """Q ~ Beta(2, 1) (density 2x): q = 2/3, rho = 1/4. One query is right with probability
+    2/3; three vote right with E[3 Q^2 - 2 Q^3] = 3/2 - 4/5 = 0.7; the plateau is
+    P(Q > 1/2) = 3/4. With Q uniform (q = 1/2, rho = 1/3) the count is uniform on 0..m, so every
+    vote is right half the time."""
+    assert pr.beta_majority_accuracy(2 / 3, 1, 0.25) == pytest.approx(2 / 3)
+    assert pr.beta_majority_accuracy(2 / 3, 3, 0.25) == pytest.approx(0.7)
+    assert pr.beta_plateau(2 / 3, 0.25) == pytest.approx(0.75)
+    for m in (1, 5, 21):
+        assert pr.beta_majority_accuracy(0.5, m, 1 / 3) == pytest.approx(0.5)
+    a, b = pr.beta_parameters(0.8, 0.3)  # m = 3 from the beta moments: E[3 Q^2 - 2 Q^3]
+    s = a + b
+    moment_2, moment_3 = a * (a + 1) / (s * (s + 1)), a * (a + 1) * (a + 2) / (s * (s + 1) * (s + 2))
+    assert pr.beta_majority_accuracy(0.8, 3, 0.3) == pytest.approx(3 * moment_2 - 2 * moment_3)
+
+
+def test_the_beta_model_levels_off_below_the_copy_mixture_with_the_same_correlation():
+    """The chapter's claim: q = 0.8, rho = 0.3 give a plateau near 0.88 (0.879) in the beta
+    model against rho q + 1 - rho = 0.94 in the copy mixture; pairwise rho does not fix it."""
+    q, rho = 0.8, 0.3
+    plateau = pr.beta_plateau(q, rho)
+    assert 0.875 < plateau < 0.885
+    accuracies = [pr.beta_majority_accuracy(q, m, rho) for m in (1, 3, 11, 51, 501, 5001)]
+    assert all(np.diff(accuracies) > 0) and accuracies[0] == pytest.approx(q)
+    assert plateau - 1e-3 < accuracies[-1] < plateau
+    assert pr.majority_accuracy(q, 501, rho) == pytest.approx(rho * q + 1 - rho)
+    assert pr.majority_accuracy(q, 501, rho) - accuracies[-2] > 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_simulated_beta_votes_match_the_formula(seed):
+    q, rho, N = 0.8, 0.3, 40_000
+    for m in (1, 3, 9, 51):
+        votes = pr.sample_beta_votes(q, m, N, rho, seed=seed)
+        assert votes.shape == (N, m) and votes.dtype == torch.bool
+        A = pr.beta_majority_accuracy(q, m, rho)
+        A_hat = (votes.sum(dim=1) > m // 2).double().mean().item()
+        assert abs(A_hat - A) < 4.5 * pr.standard_error(A, N), (m, A_hat, A)
+    pair = pr.sample_beta_votes(q, 2, 100_000, rho, seed=seed).double()
+    assert pair.mean(dim=0).tolist() == pytest.approx([q, q], abs=4 * pr.standard_error(q, 100_000))
+    assert torch.corrcoef(pair.T)[0, 1].item() == pytest.approx(rho, abs=0.02)
+
+
+def test_beta_votes_are_reproducible_from_the_seed():
+    first = pr.sample_beta_votes(0.8, 5, 1000, 0.3, seed=7)
+    assert torch.equal(first, pr.sample_beta_votes(0.8, 5, 1000, 0.3, seed=torch.Generator().manual_seed(7)))
+    assert not torch.equal(first, pr.sample_beta_votes(0.8, 5, 1000, 0.3, seed=8))
+
+
+def test_beta_model_errors():
+    with pytest.raises(
+        ValueError, match="rho must lie strictly between 0 and 1 for a beta distribution, got 0.0"
+    ):
+        pr.beta_parameters(0.8, 0.0)
+    with pytest.raises(
+        ValueError, match="q must lie strictly between 0 and 1 for a beta distribution, got 1.0"
+    ):
+        pr.beta_plateau(1.0, 0.3)
+    with pytest.raises(ValueError, match=r"rho must lie in \[0, 1\]"):
+        pr.beta_majority_accuracy(0.8, 3, 1.5)
+    with pytest.raises(ValueError, match="m must be odd"):
+        pr.beta_majority_accuracy(0.8, 4, 0.3)
+    with pytest.raises(TypeError, match="q must be a number"):
+        pr.beta_parameters("0.8", 0.3)
+    with pytest.raises(ValueError, match="num_samples must be"):
+        pr.sample_beta_votes(0.8, 3, 0, 0.3, seed=0)
 
 
 def test_majority_errors():

@@ -174,3 +174,16 @@ def test_anchor_matches_myst_heading_anchors():
         for heading in _headings(chapter):
             plain = re.sub(r"`([^`]*)`", r"\1", re.sub(r"\$[^$]*\$", "", heading))
             assert quiz.anchor(heading) == default_slugify(plain)
+
+
+@pytest.mark.parametrize(
+    "chapter", [p.stem for p in sorted(Path(__file__).parent.parent.glob("book/[0-9][0-9]_*.ipynb"))]
+)
+def test_markdown_asks_for_a_number_only_in_numeric_questions(chapter):
+    q = quiz.load(chapter)
+    text = quiz.markdown(q, answers=False, intro=False)
+    blocks = text.split("\n\n")
+    for n, question in enumerate(q.questions, 1):
+        at = blocks.index(next(b for b in blocks if b.startswith(f"**{n}.**")))
+        asks = blocks[at + 1].strip() if at + 1 < len(blocks) else ""
+        assert (asks == "*Give a number.*") == (question.kind == "numeric"), (question.id, asks)

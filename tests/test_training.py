@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from companion.models import MLP
 from companion.training import (
@@ -131,3 +132,22 @@ def test_standard_error_of_an_accuracy_is_binomial_and_checks_its_arguments():
         standard_error(1.2, 450)
     with pytest.raises(ValueError, match="n must be >= 1"):
         standard_error(0.5, 0)
+
+
+def test_train_returns_the_model_on_the_device_it_came_from(monkeypatch):
+    """Training on another device (a GPU) must hand the model back where it was, so the chapters'
+    attacks on CPU tensors never meet weights on another device."""
+    model = seeded_model("mlp", seed=0)
+    moves = []
+    original = nn.Module.to
+
+    def spy(self, *args, **kwargs):
+        if self is model:
+            moves.append(torch.device(args[0]) if args else kwargs.get("device"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "to", spy)
+    x, y = torch.rand(8, 64), torch.arange(8) % 10
+    train(model, x, y, TrainConfig(epochs=1, batch_size=4), device=torch.device("cpu"))
+    assert moves == [torch.device("cpu"), torch.device("cpu")]  # to the training device, then home
+    assert next(model.parameters()).device.type == "cpu"

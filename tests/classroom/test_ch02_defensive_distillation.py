@@ -1,6 +1,7 @@
 """The checks of chapter 2's exercises (companion.classroom.checks.ch02_defensive_distillation)."""
 
 import math
+import re
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ from feedback_asserts import not_yet, stub
 from companion.attacks import fgsm, logit_margin
 from companion.classroom.checks.ch02_defensive_distillation import (
     EPSILONS,
+    _range_phrase,
     check_fgsm_budgets,
     check_float32_thresholds,
     check_softmax,
@@ -154,6 +156,15 @@ def test_check_fgsm_budgets_accepts_the_measured_rates(eps_exercise):
         logit_margin: rates["logit_margin"],
     }
     assert check_fgsm_budgets(keyed_by_function, *args).correct
+    on_f = [f"{r:.2f}" for r in rates["softmax_cross_entropy"]["distilled"]]
+    if len(set(on_f)) == 1:  # the chapter's student: the same rate at every eps
+        assert f"stays at {on_f[0]} whatever eps" in feedback.message, feedback.message
+    assert not re.search(r"between (\d\.\d\d) and \1\b", feedback.message), feedback.message
+
+
+def test_success_message_names_a_range_only_when_the_rates_differ():
+    assert _range_phrase([0.0822, 0.0844, 0.0811]) == "stays at 0.08"
+    assert _range_phrase([0.05, 0.0867]) == "stays between 0.05 and 0.09"
 
 
 def test_check_fgsm_budgets_names_the_slip(eps_exercise):

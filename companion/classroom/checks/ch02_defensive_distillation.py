@@ -200,6 +200,12 @@ def _rate_table(rates: object, n: int) -> dict[tuple[str, str], list[float]]:
     return table
 
 
+def _range_phrase(values: Sequence[float]) -> str:
+    """``"stays at 0.08"`` when the values agree to two decimals, else ``"stays between 0.05 and 0.09"``."""
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return f"stays at {low}" if low == high else f"stays between {low} and {high}"
+
+
 def _same(a: dict, b: dict) -> bool:
     return all(np.allclose(a[key], b[key], rtol=0, atol=RATE_TOLERANCE) for key in a)
 
@@ -243,8 +249,8 @@ def check_fgsm_budgets(
     if not off:
         on_f, margin = expected["softmax_cross_entropy", "distilled"], expected["logit_margin", "distilled"]
         return (
-            f"your {len(table) * len(eps)} rates match. On F the distilled network's FGSM success stays "
-            f"between {min(on_f):.2f} and {max(on_f):.2f} whatever eps; on the logit margin it reaches "
+            f"your {len(table) * len(eps)} rates match. On F the distilled network's FGSM success "
+            f"{_range_phrase(on_f)} whatever eps; on the logit margin it reaches "
             f"{margin[-1]:.2f} at eps = {eps[-1]:g}."
         )
     other_model = {"standard": "distilled", "distilled": "standard"}
