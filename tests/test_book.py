@@ -18,8 +18,9 @@ def _toc_files(entries):
         yield from _toc_files(entry.get("chapters", []) + entry.get("sections", []))
 
 
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+def toc_files(root: Path = ROOT) -> list[str]:
+    """The pages of the table of contents of the book at ``root`` (the student edition drops some)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
     return [toc["root"], *_toc_files(toc.get("parts", []) + toc.get("chapters", []))]
 
 

@@ -451,6 +451,10 @@ def make_assignments(
 
 # --- The student edition of the website ----------------------------------------------------------
 
+INSTRUCTOR_PAGES: tuple[str, ...] = ("book/instructors",)
+"""The pages of the book the student edition leaves out (the grading workflow is not the
+students' business)."""
+
 
 def _drop_page(source: Path, page: str) -> None:
     """Remove ``page`` (``book/instructors``) from the sources at ``source`` and their ``_toc.yml``."""
@@ -501,7 +505,8 @@ def student_edition(
             shutil.copy2(src, source / name)
     for path in sorted((source / "book").glob("*.ipynb")):
         nbformat.write(student_notebook(nbformat.read(path, as_version=4)), path)
-    _drop_page(source, "book/instructors")  # the grading workflow is not the students' business
+    for page in INSTRUCTOR_PAGES:
+        _drop_page(source, page)
     for path in sorted((source / "book").glob("*.md")):
         page = nbformat.v4.new_markdown_cell(path.read_text(encoding="utf-8"))
         path.write_text("".join(c.source for c in strip_solution_text([page])) + "\n", encoding="utf-8")
