@@ -141,7 +141,9 @@ def check_page(page, url: str, *, screenshot: Path | None = None, notebook: str 
         problems = _inspect(page, url, notebook)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
+            # A full-page screenshot of the long API page takes over 30 s (Playwright's default)
+            # on a loaded 2-core machine: allow more, the test is about the page, not the speed.
+            page.screenshot(path=str(screenshot), full_page=True, timeout=120_000)
     finally:
         page.remove_listener("console", on_console)
         page.remove_listener("pageerror", on_error)

@@ -208,3 +208,25 @@ def test_limits_refuse_bad_values():
         sandbox.Limits(memory=10)
     with pytest.raises(ValueError, match="limits.sandbox must be 'auto', 'bubblewrap' or 'none'"):
         sandbox.Limits(sandbox="docker")
+
+
+def test_a_course_kept_under_tmp_is_still_visible_inside_the_sandbox(tmp_path, monkeypatch):
+    """The sandbox's own /tmp is a fresh tmpfs; a course (or an environment) that lives under /tmp
+    must be mounted over it, not hidden by it, or the kernel cannot import the companion."""
+    reason = _ensure_bubblewrap()
+    if reason:
+        pytest.skip(reason)
+    course = tmp_path / "course"  # pytest's tmp_path lies under /tmp
+    (course / "companion").mkdir(parents=True)
+    (course / "companion" / "marker.txt").write_text("visible")
+    (tmp_path / "secret.txt").write_text("hidden")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(sandbox, "_companion_root", lambda: course)
+    args = sandbox._bwrap_args(scratch, sandbox.Limits(**LIMITS))
+    read = "import pathlib, sys; print([pathlib.Path(p).exists() for p in sys.argv[1:]])"
+    targets = [course / "companion" / "marker.txt", tmp_path / "secret.txt"]
+    command = [*args, sys.executable, "-c", read, *map(str, targets)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[True, False]"  # the course is seen, the rest of /tmp is not

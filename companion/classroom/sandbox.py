@@ -203,6 +203,10 @@ def _bwrap_args(scratch: Path, limits: Limits, hide: tuple[Path, ...] = ()) -> l
     """
     args = [bubblewrap() or "bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc"]
     args += ["--unshare-uts", "--die-with-parent"]  # no --new-session: interrupts reach the group
+    # /tmp first: a fresh tmpfs, under which the mounts below can still show a project or an
+    # environment that lives in /tmp (mounted after it, they are not hidden by it).
+    args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(limits.tmp_size)]
+    args += ["--tmpfs", "/tmp"]
     mounted: list[Path] = []
     made: set[Path] = set()
 
@@ -221,8 +225,6 @@ def _bwrap_args(scratch: Path, limits: Limits, hide: tuple[Path, ...] = ()) -> l
         else:
             args += ["--ro-bind", str(path), str(path)]
             mounted.append(path)
-    args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(limits.tmp_size)]
-    args += ["--tmpfs", "/tmp"]
     scratch = scratch.resolve()
     parents(scratch)
     args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
