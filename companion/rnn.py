@@ -431,7 +431,7 @@ class AddingConfig:
     """
 
     T: int = 50  # sequence length
-    iterations: int = 450  # Adam steps, each on a freshly sampled batch
+    iterations: int = 450  # at most this many Adam steps, each on a freshly sampled batch
     hidden_size: int = 32  # d_h
     batch_size: int = 64  # sequences per step
     lr: float = 0.02  # Adam's learning rate
@@ -460,7 +460,7 @@ class AddingConfig:
 class AddingHistory:
     """Test MSE during :func:`train_adding`, and the training time behind it."""
 
-    iterations: list[int] = field(default_factory=list)  # steps done at each evaluation (the last: all)
+    iterations: list[int] = field(default_factory=list)  # steps done at each evaluation; the last: all
     test_mse: list[float] = field(default_factory=list)  # test MSE at those steps
     seconds: list[float] = field(default_factory=list)  # training time so far (no sampling, no evaluations)
 
@@ -597,11 +597,12 @@ class PixelClassifier(nn.Module):
 PIXEL_CONFIG = TrainConfig(epochs=15, batch_size=128, lr=1e-2)
 """The chapter's settings for :func:`train_pixel_digits` (15 epochs, batches of 128, Adam lr 1e-2).
 
-Chosen for the chapter's time budget on one CPU thread: 11 steps per epoch, 165 in all. A
-``T = 64`` step is mostly per-time-step overhead at this size, so a batch of 128 costs little
-more than one of 32 and large batches buy epochs. The accuracies are still rising when training
-stops (the chapter's figure shows it). A larger learning rate (2e-2) made the unclipped tanh
-RNN's accuracy collapse in some epochs, which would be an artefact of the missing clipping.
+Chosen for the chapter's time budget on one CPU thread: 11 steps per epoch, 165 in all. At
+this size much of a ``T = 64`` step is per-time-step overhead (for the GRU, the slowest cell,
+most of it), so one step on 128 images costs less than four on 32 and large batches buy epochs.
+The accuracies are still rising when training stops (the chapter's figure shows it). A larger
+learning rate (2e-2) made the unclipped tanh RNN's accuracy collapse in some epochs, which would
+be an artefact of the missing clipping.
 """
 
 
