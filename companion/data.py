@@ -19,8 +19,6 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits as _sklearn_load_digits
-from sklearn.model_selection import train_test_split
 
 from companion.runtime import Seed, generator
 from companion.validation import (
@@ -73,6 +71,11 @@ class Digits:
 
 @lru_cache(maxsize=8)
 def _split(test_fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    # Imported here, not at the top: scikit-learn (and the SciPy it loads) is slow to import,
+    # and only the first call of load_digits needs it, not every chapter that imports companion.
+    from sklearn.datasets import load_digits as _sklearn_load_digits
+    from sklearn.model_selection import train_test_split
+
     bunch = _sklearn_load_digits()
     x = (bunch.data / 16.0).astype(np.float32)  # (1797, 64), grey levels 0..16 -> [0, 1]
     y = bunch.target.astype(np.int64)  # (1797,)

@@ -51,7 +51,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-from scipy import stats
 
 from companion import training
 from companion.runtime import Seed, generator
@@ -394,6 +393,14 @@ def beta_parameters(q: float, rho: float) -> tuple[float, float]:
     return q * total, (1.0 - q) * total
 
 
+def _stats():
+    """``scipy.stats``, imported on first use: it is slow to import, and every chapter imports
+    this module (through the exercise checks) while only chapter 6's beta model needs it."""
+    from scipy import stats
+
+    return stats
+
+
 def beta_majority_accuracy(q: float, m: int, rho: float) -> float:
     """Accuracy of a majority vote of ``m`` queries when every input has its own accuracy
     ``Q ~ Beta(a, b)`` (:func:`beta_parameters` ``(q, rho)``) and its queries are independent
@@ -407,7 +414,7 @@ def beta_majority_accuracy(q: float, m: int, rho: float) -> float:
     """
     q, m, rho = _require_votes(q, m, rho)
     a, b = beta_parameters(q, rho)
-    return float(stats.betabinom.sf((m - 1) // 2, m, a, b))
+    return float(_stats().betabinom.sf((m - 1) // 2, m, a, b))
 
 
 def beta_plateau(q: float, rho: float) -> float:
@@ -418,7 +425,7 @@ def beta_plateau(q: float, rho: float) -> float:
     large numbers), so its accuracy tends to the share of inputs whose own accuracy exceeds 1/2.
     """
     a, b = beta_parameters(q, rho)
-    return float(stats.beta.sf(0.5, a, b))
+    return float(_stats().beta.sf(0.5, a, b))
 
 
 def sample_beta_votes(q: float, m: int, num_samples: int, rho: float, *, seed: Seed = None) -> torch.Tensor:
@@ -434,7 +441,7 @@ def sample_beta_votes(q: float, m: int, num_samples: int, rho: float, *, seed: S
     a, b = beta_parameters(q, rho)
     g = generator(seed)
     U = torch.rand(num_samples, dtype=torch.float64, generator=g)  # (N,)
-    Q = torch.from_numpy(stats.beta.ppf(U.numpy(), a, b))[:, None]  # (N, 1) each input's accuracy
+    Q = torch.from_numpy(_stats().beta.ppf(U.numpy(), a, b))[:, None]  # (N, 1) each input's accuracy
     return torch.rand(num_samples, m, dtype=torch.float64, generator=g) < Q  # (N, m)
 
 

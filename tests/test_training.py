@@ -76,6 +76,18 @@ def test_train_restores_the_models_mode_and_records_test_accuracy(digits):
         y_test=digits.y_test,
     )
     assert not model.training and len(history.test_accuracy) == 1 and history.seconds > 0
+    assert len(history.train_accuracy) == 1
+
+
+def test_train_without_training_accuracy_takes_the_same_steps(digits):
+    """``train_accuracy=False`` only skips the evaluation pass: the same weights, an empty list."""
+    config = TrainConfig(epochs=2)
+    with_it, without = seeded_model("mlp", 0), seeded_model("mlp", 0)
+    full = train(with_it, digits.x_train, digits.y_train, config)
+    lean = train(without, digits.x_train, digits.y_train, config, train_accuracy=False)
+    assert lean.train_accuracy == [] and len(full.train_accuracy) == 2 and lean.loss == full.loss
+    for p, q in zip(with_it.parameters(), without.parameters(), strict=True):
+        assert torch.equal(p, q)
 
 
 def test_predict_logits_and_accuracy(trained_mlp, digits):
@@ -114,6 +126,8 @@ def test_train_and_accuracy_reject_bad_arguments(digits):
         accuracy(MLP(), x[:3], torch.zeros(3))
     with pytest.raises(ValueError, match="x_test and y_test must be given together"):
         train(MLP(), x, y, x_test=x)
+    with pytest.raises(TypeError, match="train_accuracy must be a bool, got int"):
+        train(MLP(), x, y, train_accuracy=1)
     with pytest.raises(TypeError, match="config must be a TrainConfig, got dict"):
         train(MLP(), x, y, {"epochs": 1})
     with pytest.raises(TypeError, match="data must be companion.data.Digits, got tuple"):
@@ -132,6 +146,45 @@ def test_standard_error_of_an_accuracy_is_binomial_and_checks_its_arguments():
         standard_error(1.2, 450)
     with pytest.raises(ValueError, match="n must be >= 1"):
         standard_error(0.5, 0)
+
+
+@pytest.mark.parametrize(
+    ("only_a", "only_b", "both"), [(3, 9, 400), (0, 0, 5), (12, 12, 0), (40, 17, 300), (1, 0, 0)]
+)
+def test_paired_comparison_counts_discordant_samples_and_matches_scipys_exact_test(only_a, only_b, both):
+    from scipy.stats import binomtest
+
+    from companion.training import paired_comparison
+
+    right = torch.tensor([True] * both + [True] * only_a + [False] * only_b + [False] * 7)
+    other = torch.tensor([True] * both + [False] * only_a + [True] * only_b + [False] * 7)
+    order = torch.randperm(len(right), generator=torch.Generator().manual_seed(0))
+    result = paired_comparison(right[order], other[order])
+    assert (result.only_a, result.only_b) == (only_a, only_b)
+    n = only_a + only_b
+    want = binomtest(min(only_a, only_b), n, 0.5).pvalue if n else 1.0
+    assert result.p_value == pytest.approx(want, rel=1e-12)
+    assert paired_comparison(other[order], right[order]) == (only_b, only_a, result.p_value)  # symmetric
+
+
+def test_paired_comparison_of_two_models_and_its_errors(digits):
+    from companion.training import correct_predictions, paired_comparison
+
+    a, b = seeded_model("mlp", 0), seeded_model("mlp", 1)
+    right_a = correct_predictions(a, digits.x_test, digits.y_test)
+    assert right_a.dtype == torch.bool and right_a.shape == (450,)
+    assert right_a.float().mean().item() == accuracy(a, digits.x_test, digits.y_test)
+    result = paired_comparison(right_a, correct_predictions(b, digits.x_test, digits.y_test))
+    gap = accuracy(a, digits.x_test, digits.y_test) - accuracy(b, digits.x_test, digits.y_test)
+    assert (result.only_a - result.only_b) / 450 == pytest.approx(gap)  # the gap is the discordant counts'
+    with pytest.raises(TypeError, match="correct_a must have dtype torch.bool, got torch.int64"):
+        paired_comparison(right_a.long(), right_a)
+    with pytest.raises(ValueError, match="correct_b must have 1 dimensions"):
+        paired_comparison(right_a, right_a[None])
+    with pytest.raises(ValueError, match="same number of samples, got 450 and 3"):
+        paired_comparison(right_a, right_a[:3])
+    with pytest.raises(ValueError, match="at least one sample"):
+        paired_comparison(right_a[:0], right_a[:0])
 
 
 def test_train_returns_the_model_on_the_device_it_came_from(monkeypatch):

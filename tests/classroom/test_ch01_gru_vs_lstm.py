@@ -149,15 +149,29 @@ def test_check_sequence_length_explains_what_is_off(short_run, long_run):
     not_yet(checks.check_sequence_length(*long_run), "not this model's MSE on sequences of length 10")
     not_yet(checks.check_sequence_length(model, long_run[1]), "not this model's MSE")
     quick = rnn.train_adding("rnn", rnn.AddingConfig(T=10, iterations=20))
-    not_yet(checks.check_sequence_length(*quick), "only T changes: iterations is 20, the chapter's is 600")
+    not_yet(checks.check_sequence_length(*quick), "only T changes: iterations is 20, the chapter's is 450")
     narrow = rnn.SequenceRegressor("rnn", hidden_size=8)
     not_yet(checks.check_sequence_length(narrow, history), "hidden_size is 8")
     untrained = rnn.SequenceRegressor("rnn")
     x, y = rnn.adding_problem(500, 10, seed=1)  # the check's test set
     with torch.no_grad():
         mse = torch.nn.functional.mse_loss(untrained(x), y).item()
-    fake = rnn.AddingHistory([0, 600], [mse, mse], [0.0, 1.0])
+    fake = rnn.AddingHistory([0, 450], [mse, mse], [0.0, 1.0])
     not_yet(checks.check_sequence_length(untrained, fake), "not clearly below the 1/6")
+
+
+def test_check_sequence_length_accepts_a_run_stopped_below_the_target(short_run):
+    """The chapter's runs stop once the test MSE is below AddingConfig.target_mse: a history that
+    ends there, before the last step, keeps the chapter's settings; one that goes beyond does not."""
+    model, history = short_run
+    mse = history.test_mse[-1]
+    target = rnn.AddingConfig().target_mse
+    assert mse < target  # the reference run reaches the target (at its last evaluation)
+    stopped = rnn.AddingHistory([0, 300], [history.test_mse[0], mse], [0.0, 1.0])
+    assert checks.check_sequence_length(model, stopped).correct
+    longer = rnn.AddingHistory([0, 900], [history.test_mse[0], mse], [0.0, 1.0])
+    hint = "only T changes: iterations is 900, the chapter's is 450"
+    not_yet(checks.check_sequence_length(model, longer), hint)
 
 
 def test_check_parameter_count_validates_the_exercise():
