@@ -147,7 +147,7 @@ def test_graded_quiz_becomes_an_exercise_without_answers():
     assert len(quiz_cells) == 1, "every chapter has one quiz cell"
     student = student_notebook(nb, quiz="graded")
     checks = [c for c in student.cells if role(c) == "check" and "quiz" in c.source]
-    assert len(checks) == 1 and f"quiz.check({chapter!r}, quiz_answers)" in checks[0].source
+    assert len(checks) == 1 and f"quiz.record({chapter!r}, quiz_answers)" in checks[0].source
     from companion.classroom import quiz
 
     text = _text(student)
@@ -165,3 +165,36 @@ def test_the_student_edition_has_no_instructors_page_and_no_dropdown_to_open(tmp
     assert (source / "book" / "check_your_notes.md").exists(), "the other pages stay"
     for path in sorted((source / "book").glob("[0-9][0-9]_*.ipynb")):
         assert "open the dropdown" not in _text(nbformat.read(path, as_version=4)), path.name
+
+
+def test_a_graded_quiz_is_each_students_own_and_its_key_stays_with_the_instructor(tmp_path):
+    from companion.classroom import quiz
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,seed\nada,101\nalan,202\n", encoding="utf-8")
+    out = make_assignments(["06"], roster, tmp_path / "week1", exercises=["ex-probability-table"])
+    keys = json.loads((out / assignments.QUIZ_KEY).read_text())
+    book = quiz.load("06_probability_exercise")
+    for student, seed in (("ada", 101), ("alan", 202)):
+        assert keys[student]["06_probability_exercise"] == quiz.key(quiz.variant(book, seed))
+        text = _text(nbformat.read(out / student / "06_probability_exercise.ipynb", as_version=4))
+        mine = quiz.variant(book, seed)
+        for q in mine.questions:
+            assert q.prompt in text and q.explanation not in text
+        varied = next(q for q in mine.questions if q.vary)
+        assert book.questions[[b.id for b in book.questions].index(varied.id)].prompt not in text
+        assert "the grader marks them" in text and "quiz.record(" in text
+    assert keys["ada"] != keys["alan"], "shuffled options and other numbers"
+    assert not list(out.glob("*/quiz_key.json")), "no key in a student's folder"
+    spec = json.loads((out / "assignment.json").read_text())
+    assert spec["unavailable"] == {
+        "ex-probability-table": [
+            "companion.probability.joint_distribution",
+            "companion.probability.pair_table",
+        ]
+    }
+    header = nbformat.read(out / "ada" / "06_probability_exercise.ipynb", as_version=4).cells[0].source
+    assert (
+        "Write your own code for `ex-probability-table` (without `companion.probability.joint_distribution`"
+        in header
+    )

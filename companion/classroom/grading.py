@@ -45,9 +45,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from companion.classroom import exercises, sandbox
 from companion.classroom import quiz as quizzes
-from companion.classroom import sandbox
-from companion.classroom.assignments import ROOT, _exercise_start, role
+from companion.classroom.assignments import QUIZ_KEY, ROOT, _exercise_start, role
 from companion.classroom.exercises import FEEDBACK_KEY
 from companion.validation import require_positive, require_positive_int
 
@@ -62,9 +62,12 @@ __all__ = [
     "grade",
     "grade_notebook",
     "grade_with_messages",
+    "guard",
     "merge_marks",
+    "own_code_guards",
     "points",
     "restore_protected",
+    "unguard",
     "write_feedback",
     "where",
 ]
@@ -85,7 +88,8 @@ logging.getLogger("asyncio").addFilter(_QuietTimeouts())
 #: nbclient's log, which reports each timeout the grader handles and notes itself
 _QUIET = logging.getLogger("companion.classroom.grading.nbclient")
 _QUIET.setLevel(logging.CRITICAL)
-_PREAMBLE = "import companion.classroom.grading\ncompanion.classroom.grading.block_network()"
+_GUARD = "companion.classroom.grading"
+_PREAMBLE = f"import {_GUARD}\n{_GUARD}.block_network()"
 
 
 def block_network() -> None:
@@ -116,6 +120,46 @@ def block_network() -> None:
 
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
+
+_GUARDED = contextlib.ExitStack()  # in the grading kernel: what guard() made unavailable
+
+
+def guard(blocked: dict[str, str]) -> None:
+    """Make the companion functions in ``blocked`` (dotted name -> the exercise each would answer)
+    unavailable until :func:`unguard` (run inside the kernel, around one of the student's cells)."""
+    _GUARDED.enter_context(exercises.unavailable(blocked))
+
+
+def unguard() -> None:
+    """Make every function :func:`guard` blocked available again (run inside the kernel)."""
+    _GUARDED.close()
+
+
+def own_code_guards(
+    nb: nbformat.NotebookNode, handout: nbformat.NotebookNode, unavailable: dict[str, list[str]]
+) -> dict[int, dict[str, str]]:
+    """For each of the student's code cells in ``nb`` (a stub, or a cell that is not one of the
+    ``handout``'s), the companion functions that must be unavailable while it runs: those that
+    would answer, in one call, an exercise whose check cell comes after it (``unavailable``:
+    label -> dotted names, as :data:`~companion.classroom.exercises.UNAVAILABLE` holds them and
+    ``assignment.json`` records them). Once an exercise's check has run, they are free again.
+    """
+    if not unavailable:
+        return {}
+    given = {_source(cell) for cell in handout.cells if cell.cell_type == "code" and role(cell) != "stub"}
+    guards = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or (role(cell) != "stub" and _source(cell) in given):
+            continue
+        blocked: dict[str, str] = {}
+        for later in nb.cells[index + 1 :]:
+            label = _key(later)[1] if role(later) == "check" else None
+            for name in unavailable.get(label, []) if label else []:
+                blocked.setdefault(name, label)
+        if blocked:
+            guards[index] = blocked
+    return guards
 
 
 def expected_exercises(handout: nbformat.NotebookNode) -> list[str]:
@@ -228,13 +272,16 @@ def _execute(
     limits: sandbox.Limits,
     contained: bool,
     hide: tuple[Path, ...] = (),
+    guards: dict[int, dict[str, str]] | None = None,
 ) -> list[str]:
     """Run every code cell of ``nb`` in place in a sandboxed kernel; return notes on what went
     wrong. Never raises for the notebook's own failures.
 
     A cell past ``cell_timeout`` seconds is interrupted and the next cell runs; a kernel that
     dies (or ignores the interrupt) is restarted, the cells before re-run without the one that
-    killed it, and grading goes on after it. ``timeout`` bounds the whole notebook.
+    killed it, and grading goes on after it. ``timeout`` bounds the whole notebook. ``guards``
+    maps a cell's index to the companion functions unavailable while it runs (see
+    :func:`own_code_guards`).
     """
     uid = sandbox.kernel_uid(contained)
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
@@ -246,7 +293,7 @@ def _execute(
         replay = [i for i in code[:start] if i not in skip]
         try:
             _life(nb, replay, code[start:], life, notes, deadline, timeout, cell_timeout, scratch,
-                  limits, contained, uid, hide)  # fmt: skip
+                  limits, contained, uid, hide, guards or {})  # fmt: skip
             return notes
         except _Interrupted as stop:
             skip.add(stop.index)
@@ -272,6 +319,7 @@ def _life(
     contained: bool,
     uid: int | None,
     hide: tuple[Path, ...],
+    guards: dict[int, dict[str, str]],
 ) -> None:
     """One kernel's life: re-run ``replay`` quietly, then run ``cells``; raise
     :class:`_Interrupted` when the kernel has to be restarted."""
@@ -318,7 +366,10 @@ def _life(
                 notes.append(f"{limit} was reached before {where(nb, index)}")
                 return
             client.timeout = max(1, int(min(cell_timeout, remaining)))
+            guard = guards.get(index)
             try:
+                if guard:  # the functions that would answer an exercise still to be checked
+                    client.execute_cell(nbformat.v4.new_code_cell(f"{_GUARD}.guard({guard!r})"), -1)
                 replies.clear()
                 client.execute_cell(nb.cells[index], index)
                 if _timed_out(replies):
@@ -329,7 +380,11 @@ def _life(
                                      "ignored the interrupt: kernel restarted")  # fmt: skip
                         raise _Interrupted(index)
                     notes.append(f"{where(nb, index)} was still running after {seconds:g} s: interrupted")
+                    if guard:
+                        client.execute_cell(nbformat.v4.new_code_cell(f"{_GUARD}.unguard()"), -1)
                     continue
+                if guard:
+                    client.execute_cell(nbformat.v4.new_code_cell(f"{_GUARD}.unguard()"), -1)
             except DeadKernelError:
                 reason = _death(watch, limits, log_path)
                 notes.append(f"the kernel died in {where(nb, index)}{reason}: restarted, the cells "
@@ -393,8 +448,12 @@ def _verdicts(nb: nbformat.NotebookNode) -> dict[str, list[bool]]:
     return {label: [correct for correct, _ in records] for label, records in _records(nb).items()}
 
 
-def _records(nb: nbformat.NotebookNode) -> dict[str, list[tuple[bool, str]]]:
-    """Every (verdict, message) the check cells displayed, by exercise."""
+def _records(
+    nb: nbformat.NotebookNode, quiz_key: dict[str, dict[str, dict]] | None = None
+) -> dict[str, list[tuple[bool, str]]]:
+    """Every (verdict, message) the check cells displayed, by exercise. A graded quiz's answers,
+    recorded without a verdict (:func:`companion.classroom.quiz.record`), are marked here with
+    ``quiz_key`` (chapter -> question id -> key entry, from the assignment's ``quiz_key.json``)."""
     records: dict[str, list[tuple[bool, str]]] = {}
     for cell in nb.cells:
         if role(cell) != "check":
@@ -403,9 +462,28 @@ def _records(nb: nbformat.NotebookNode) -> dict[str, list[tuple[bool, str]]]:
             payload = output.get("metadata", {}).get(FEEDBACK_KEY)
             found = payload if isinstance(payload, list) else [payload] if payload else []
             for record in found:
-                entry = (record["correct"] is True, str(record.get("message", "")))
+                if not isinstance(record, dict) or not isinstance(record.get("exercise"), str):
+                    continue
+                if record.get("correct") is None and "response" in record:
+                    entry = _mark(record["exercise"], record["response"], quiz_key or {})
+                else:
+                    entry = (record.get("correct") is True, str(record.get("message", "")))
                 records.setdefault(record["exercise"], []).append(entry)
     return records
+
+
+def _mark(label: str, response: Any, quiz_key: dict[str, dict[str, dict]]) -> tuple[bool, str]:
+    """A recorded quiz answer's verdict and message, from the instructor's key."""
+    chapter, _, question = label.removeprefix("quiz-").partition("-")
+    entry = quiz_key.get(chapter, {}).get(question)
+    if entry is None:
+        return False, f"not marked: {QUIZ_KEY} has no answer for this question"
+    if response is None:
+        return False, "not answered"
+    try:
+        return (True, "right") if quizzes.mark(entry, response) else (False, "not right yet")
+    except ValueError:
+        return False, f"not marked: the entry in {QUIZ_KEY} is malformed"
 
 
 @dataclass
@@ -539,6 +617,8 @@ def grade_with_messages(
     contained: bool | None = None,
     hide: tuple[Path, ...] = (),
     executed: Path | None = None,
+    unavailable: dict[str, list[str]] | None = None,
+    quiz_key: dict[str, dict[str, dict]] | None = None,
 ) -> tuple[dict[str, int], list[str], dict[str, str]]:
     """Grade one submission (``path``; ``None`` if missing) against its ``handout``.
 
@@ -548,7 +628,10 @@ def grade_with_messages(
     :class:`~companion.classroom.sandbox.Limits`), each cell within ``cell_timeout`` seconds and the
     notebook within ``timeout``; ``contained`` is whether bubblewrap is used (default: find out,
     and warn if not); ``hide`` are folders the kernel must not see. ``executed``, if given, is
-    where the executed notebook is written for the instructor to read.
+    where the executed notebook is written for the instructor to read. ``unavailable`` (label ->
+    dotted names of companion functions) lists what the student's cells may not call before
+    that exercise's check (:func:`own_code_guards`); ``quiz_key`` (chapter -> question id ->
+    answer) marks a graded quiz's recorded answers.
     """
     limits = sandbox.Limits() if limits is None else limits
     if contained is None:
@@ -571,11 +654,12 @@ def grade_with_messages(
             limits=limits,
             contained=contained,
             hide=hide,
+            guards=own_code_guards(nb, handout, unavailable or {}),
         )
     if executed is not None:
         executed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed)
-    records = _records(nb)
+    records = _records(nb, quiz_key)
     passed = {label: bool(records.get(label)) and all(ok for ok, _ in records[label]) for label in expected}
     scores = {label: int(ok) for label, ok in passed.items()}
     never = [label for label in expected if label not in records and not label.startswith("quiz-")]
@@ -604,6 +688,8 @@ def _grade_task(task: dict[str, Any]) -> Submission:
         contained=task["contained"],
         hide=task["hide"],
         executed=Path(task["executed"]) if task["executed"] else None,
+        unavailable=task["unavailable"],
+        quiz_key=task["quiz_key"],
     )
     relative = str(Path(task["path"]).relative_to(task["folder"])) if task["path"] else None
     if task["duplicates"]:
@@ -669,6 +755,8 @@ def grade(
         p.resolve()
         for p in (ROOT / "book", assignment, submissions, Path(out).parent, Path(executed or assignment))
     )
+    key_path = assignment / QUIZ_KEY
+    quiz_key = json.loads(key_path.read_text(encoding="utf-8")) if key_path.is_file() else {}
     found = find_submissions(spec, submissions)
     for relative, why in found.unmatched:
         (report or _warn)(f"not graded: {relative} ({why})")
@@ -693,6 +781,8 @@ def grade(
                     "limits": limits,
                     "contained": contained,
                     "hide": hide,
+                    "unavailable": spec.get("unavailable", {}),
+                    "quiz_key": quiz_key.get(student, {}),
                 }
             )
     results = list(_run_tasks(tasks, jobs, progress))
