@@ -319,7 +319,8 @@ def test_feedback_files_say_what_each_check_said_and_the_summary_counts(graded):
     assert "- your code for ex-demo-square (cell 5) was still running" in hangs
     summary = (tmp / "feedback" / "summary.md").read_text()
     assert "7 of 8 students submitted. Points out of 6: median 3, lowest 0, highest 6." in summary
-    assert "| `ex-demo-square` | 3 | 1.88 | 5 of 8 |" in summary
+    assert "| `ex-demo-square` | 3 | 1.88 | 0: 3, 3: 5 | 5 of 8 |" in summary
+    assert "](summary.png)" in summary and (tmp / "feedback" / "summary.png").stat().st_size > 1000
 
 
 def test_hand_marks_merge_into_the_grades_and_points_come_from_the_assignment(graded, tmp_path):
@@ -346,3 +347,35 @@ def test_hand_marks_merge_into_the_grades_and_points_come_from_the_assignment(gr
     marks.write_text("student,hand:ex-demo-pen\nnobody,1\n")
     with pytest.raises(ValueError, match="student 'nobody' is not in"):
         merge_marks(handouts, tmp / "grades.csv", marks, tmp_path / "final.csv")
+
+
+def test_the_class_summary_gives_each_exercise_its_mean_distribution_hints_and_a_figure(tmp_path):
+    from companion.classroom.grading import Submission, write_feedback
+
+    quiz = "quiz-06_probability_exercise-q1"
+    students = [{"student": s, "seed": n} for n, s in enumerate(["ada", "alan", "bob"])]
+    spec = {
+        "assignment": "week1",
+        "points": {"ex-a": 3, "ex-b": 3, quiz: 1},
+        "hand": {},
+        "students": students,
+    }
+    said = {"ex-a": "Not yet: square(3) should be 9.", "ex-b": "Correct: fine."}
+    right = {"ex-a": "Correct: ok", "ex-b": "Correct: fine."}
+    results = [
+        Submission("ada", "99.ipynb", {"ex-a": 1, "ex-b": 1, quiz: 1}, [], "a.ipynb", messages=right),
+        Submission("alan", "99.ipynb", {"ex-a": 0, "ex-b": 1, quiz: 0}, [], "b.ipynb", messages=said),
+        Submission("bob", "99.ipynb", {"ex-a": 0, "ex-b": 0, quiz: 0}, ["no submission"]),
+    ]
+    folder = write_feedback(tmp_path / "feedback", spec, results)
+    summary = (folder / "summary.md").read_text()
+    assert "2 of 3 students submitted. Points out of 7: median 3, lowest 0, highest 7." in summary
+    assert "| `ex-a` | 3 | 1.00 | 0: 2, 3: 1 | 1 of 3 | square(3) should be 9. (1) |" in summary
+    assert "| `quiz-06_probability_exercise-q1` | 1 | 0.33 | 0: 2, 1: 1 | 1 of 3 |" in summary
+    assert (folder / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    fig = grading.summary_figure(spec, results)
+    left, right = fig.axes
+    assert [t.get_text() for t in right.get_yticklabels()] == ["quiz 06", "ex-b", "ex-a"]
+    assert [round(b.get_width(), 3) for b in right.patches] == [0.333, 0.667, 0.333]
+    assert sum(b.get_height() for b in left.patches) == 3, "one count per student"
+    assert "| `ex-a` | 0 of 3 | Not yet: square(3) should be 9. |" in (folder / "alan.md").read_text()

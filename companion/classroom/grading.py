@@ -39,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from nbclient import NotebookClient
@@ -50,6 +50,9 @@ from companion.classroom import quiz as quizzes
 from companion.classroom.assignments import QUIZ_KEY, ROOT, _exercise_start, role
 from companion.classroom.exercises import FEEDBACK_KEY
 from companion.validation import require_positive, require_positive_int
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Found",
@@ -67,6 +70,7 @@ __all__ = [
     "own_code_guards",
     "points",
     "restore_protected",
+    "summary_figure",
     "unguard",
     "write_feedback",
     "where",
@@ -826,7 +830,9 @@ def _run_tasks(tasks: list[dict], jobs: int, progress: Callable[[str], None] | N
 def write_feedback(folder: Path | str, spec: dict[str, Any], results: list[Submission]) -> Path:
     """Write ``folder/<student>.md`` for every student (each notebook's exercises, their marks
     and what the check said; for a quiz, which questions were right) and ``folder/summary.md``
-    (per exercise: the mean mark, how many got it, the most common hints). Returns ``folder``."""
+    (per exercise: the mean mark, the distribution of marks, how many got full marks, the most
+    common hints) with its figure ``folder/summary.png`` (:func:`summary_figure`). Returns
+    ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     title = spec.get("assignment") or "the assignment"
@@ -860,7 +866,8 @@ def write_feedback(folder: Path | str, spec: dict[str, Any], results: list[Submi
             if r.notes:
                 lines += ["Notes:", "", *[f"- {note}" for note in r.notes], ""]
         (folder / f"{student}.md").write_text("\n".join(lines), encoding="utf-8")
-    (folder / "summary.md").write_text(_summary(spec, results), encoding="utf-8")
+    summary_figure(spec, results).savefig(folder / "summary.png")
+    (folder / "summary.md").write_text(_summary(spec, results, "summary.png"), encoding="utf-8")
     return folder
 
 
@@ -873,26 +880,42 @@ def _question(label: str) -> str:
 _CHAPTER = re.compile(r"^quiz-(\d\d_[a-z0-9_]+)-")
 
 
-def _summary(spec: dict[str, Any], results: list[Submission]) -> str:
-    """The class summary: per exercise, the mean mark, how many got it and the common hints."""
-    students = len(spec["students"])
-    labels = list(dict.fromkeys(label for r in results for label in r.scores))
-    lines = [f"# Class summary: {spec.get('assignment') or 'the assignment'}", ""]
+def _totals(spec: dict[str, Any], results: list[Submission]) -> dict[str, int]:
+    """Every student's points (hand marks aside)."""
     per_student: dict[str, int] = {e["student"]: 0 for e in spec["students"]}
     for r in results:
         per_student[r.student] += sum(v * points(spec, k) for k, v in r.scores.items())
-    totals = sorted(per_student.values())
+    return per_student
+
+
+def _marks(spec: dict[str, Any], results: list[Submission]) -> dict[str, list[int]]:
+    """Every exercise's marks, one per student, in book order."""
+    labels = list(dict.fromkeys(label for r in results for label in r.scores))
+    return {
+        label: [r.scores[label] * points(spec, label) for r in results if label in r.scores]
+        for label in labels
+    }
+
+
+def _summary(spec: dict[str, Any], results: list[Submission], figure: str | None = None) -> str:
+    """The class summary: per exercise the mean mark, the distribution of marks, how many got
+    full marks and the most common hints; ``figure`` is the file name of :func:`summary_figure`."""
+    students = len(spec["students"])
+    lines = [f"# Class summary: {spec.get('assignment') or 'the assignment'}", ""]
+    totals = sorted(_totals(spec, results).values())
     out_of = sum(points(spec, k) for r in results for k in r.scores) // max(1, students)
     submitted = len({r.student for r in results if r.file is not None})
     lines += [f"{submitted} of {students} students submitted. Points out of {out_of}: "
               f"median {totals[len(totals) // 2] if totals else 0}, lowest {totals[0] if totals else 0}, "
               f"highest {totals[-1] if totals else 0}.", ""]  # fmt: skip
+    if figure:
+        lines += [f"![Left, how many students scored each total out of {out_of} points; right, the share "
+                  f"of students with full marks on each exercise.]({figure})", ""]  # fmt: skip
     lines += [
-        "| Exercise | Points | Mean | Full marks | Most common hints |",
-        "| --- | --- | --- | --- | --- |",
+        "| Exercise | Points | Mean | Marks (points: students) | Full marks | Most common hints |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for label in labels:
-        marks = [r.scores[label] * points(spec, label) for r in results if label in r.scores]
+    for label, marks in _marks(spec, results).items():
         hints: dict[str, int] = {}
         for r in results:
             said = r.messages.get(label, "")
@@ -902,8 +925,38 @@ def _summary(spec: dict[str, Any], results: list[Submission]) -> str:
         text = "; ".join(f"{hint} ({count})" for hint, count in common).replace("|", "\\|").replace("\n", " ")
         mean = sum(marks) / len(marks) if marks else 0
         full = sum(m == points(spec, label) for m in marks)
-        lines.append(f"| `{label}` | {points(spec, label)} | {mean:.2f} | {full} of {len(marks)} | {text} |")
+        spread = ", ".join(f"{m}: {marks.count(m)}" for m in sorted(set(marks)))
+        lines.append(
+            f"| `{label}` | {points(spec, label)} | {mean:.2f} | {spread} | {full} of {len(marks)} | {text} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def summary_figure(spec: dict[str, Any], results: list[Submission]) -> Figure:
+    """The class summary's figure: a histogram of the students' points (left) and each
+    exercise's share of students with full marks (right; quiz questions as one bar per chapter)."""
+    from matplotlib.figure import Figure as MplFigure  # not pyplot: no backend, no display needed
+
+    from companion.plotting import COLORS, style_context
+
+    totals = list(_totals(spec, results).values())
+    out_of = sum(points(spec, k) for r in results for k in r.scores) // max(1, len(spec["students"]))
+    shares: dict[str, list[float]] = {}
+    for label, marks in _marks(spec, results).items():
+        name = f"quiz {label.split('-')[1][:2]}" if label.startswith("quiz-") else label
+        shares.setdefault(name, []).extend(m == points(spec, label) for m in marks)
+    with style_context():
+        fig = MplFigure(figsize=(9.6, max(3.2, 0.28 * len(shares) + 1.2)), layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
+        left.hist(
+            totals, bins=range(0, max(out_of, 1) + 2), color=COLORS["standard"], align="left", rwidth=0.9
+        )
+        left.set(xlabel=f"points (out of {out_of})", ylabel="students", title="Points per student")
+        names = list(shares)[::-1]
+        right.barh(names, [sum(shares[n]) / len(shares[n]) for n in names], color=COLORS["gru"])
+        right.set(xlim=(0, 1), xlabel="share with full marks", title="Full marks per exercise")
+        right.tick_params(axis="y", labelsize=8)
+    return fig
 
 
 def points(spec: dict[str, Any], label: str) -> int:
