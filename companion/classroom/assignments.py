@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from companion.classroom import handouts
 from companion.classroom import quiz as quizzes
 from companion.validation import require_seed
 
@@ -181,9 +182,13 @@ def fill_with_solutions(student: nbformat.NotebookNode, instructor: nbformat.Not
 
 
 def _exercise_start(cell: nbformat.NotebookNode) -> str | None:
-    """The label of the exercise this Markdown cell starts, if it starts one."""
+    """The label of the exercise this Markdown cell starts, if it starts one (a plain-Markdown
+    handout's exercise cell says so in its metadata: see :mod:`companion.classroom.handouts`)."""
     if cell.cell_type != "markdown":
         return None
+    meta = cell.get("metadata", {}).get("companion", {})
+    if meta.get("role") == "exercise":
+        return meta.get("exercise")
     first = cell.source.lstrip().split("\n", 1)
     match = _FENCE.match(first[0]) if first else None
     if not match or match["name"] not in ("exercise", "exercise-start"):
@@ -279,6 +284,8 @@ def student_notebook(
     seed: int | None = None,
     quiz: str = "self-test",
     header: str | None = None,
+    plain: bool = False,
+    root: Path = ROOT,
 ) -> nbformat.NotebookNode:
     """The student's version of an instructor notebook ``nb`` (which is left unchanged).
 
@@ -287,7 +294,10 @@ def student_notebook(
     ``seed=<int>``; ``quiz`` is ``"self-test"`` (the widget), ``"graded"`` (the student's variant
     of the questions, drawn from ``seed``, without answers, a dict to fill in and a check cell
     that records the answers for the grader) or ``"none"``; ``header`` becomes a first
-    Markdown cell (for example the student's name and instructions).
+    Markdown cell (for example the student's name and instructions). ``plain`` rewrites the
+    MyST Markdown as plain Markdown for JupyterLab and Colab
+    (:func:`companion.classroom.handouts.plain_markdown`, citations from
+    ``root/book/references.bib``).
     """
     if quiz not in QUIZ_MODES:
         raise ValueError(f"quiz must be one of {QUIZ_MODES}, got {quiz!r}")
@@ -324,6 +334,9 @@ def student_notebook(
     if header:
         out.insert(0, nbformat.v4.new_markdown_cell(header))
         out[0].id = "student-header"
+    if plain:
+        bib = root / "book" / "references.bib"
+        out = handouts.plain_markdown(out, handouts.read_bibliography(bib) if bib.is_file() else {})
     student = copy.deepcopy(nb)
     student.cells = out
     student.metadata.pop("widgets", None)
@@ -456,7 +469,9 @@ def make_assignments(
                     )
                     + ": those functions answer it in one call, and the grader makes them unavailable."
                 )
-            handout = student_notebook(nb, exercises=chosen[c], seed=student.seed, quiz=quiz, header=header)
+            handout = student_notebook(
+                nb, exercises=chosen[c], seed=student.seed, quiz=quiz, header=header, plain=True, root=root
+            )
             handout.cells = _answer_cells(handout.cells, set(hand))
             # what the grader finds a submission by, whatever its file is called
             handout.metadata["companion"] = {
