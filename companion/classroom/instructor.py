@@ -113,13 +113,19 @@ def _points(pairs: list[str]) -> dict[str, int]:
 
 
 def exercise_table() -> str:
-    """One line per exercise: chapter, label, and whether a check grades it automatically."""
+    """One line per exercise: chapter, label, whether a check grades it automatically, and the
+    companion functions it must do without (see :func:`companion.classroom.exercises.check`)."""
+    import companion.classroom.checks  # noqa: F401  (registers every check)
+    from companion.classroom.exercises import UNAVAILABLE
+
     lines = []
     for path in sorted((assignments.ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         checked = {c.metadata["companion"]["exercise"] for c in nb.cells if assignments.role(c) == "check"}
         for label in assignments.exercise_labels(nb):
             how = "checked automatically" if label in checked else "graded by hand (pen and paper / open)"
+            if label in UNAVAILABLE:
+                how += f", on the student's own code (without {', '.join(UNAVAILABLE[label])})"
             lines.append(f"{path.stem:28} {label:34} {how}")
         if any(assignments.role(c) == "quiz" for c in nb.cells):
             lines.append(
