@@ -493,12 +493,16 @@ def check_notebook(notebook: Mapping, name: str) -> list[Finding]:
 def quiz_texts(path: Path) -> list[tuple[str, str, str]]:
     """(question id, section, text) for the prompt, the right choice and the explanation of each
     question of a quiz file (a wrong choice is wrong on purpose); ``section`` is the heading of
-    the chapter section that shows the answer."""
+    the chapter section that shows the answer. A question that varies is read as the book shows
+    it, with the first values of its ``vary`` in the prompt's placeholders."""
     data = yaml.safe_load(path.read_text())
     texts = []
     for question in data["questions"]:
         right = [c["text"] for c in question.get("choices", []) if c.get("correct")]
-        parts = [question["prompt"], *right, question["explanation"]]
+        prompt = question["prompt"]
+        if question.get("vary"):
+            prompt = quiz._render(prompt, {name: values[0] for name, values in question["vary"].items()})
+        parts = [prompt, *right, question["explanation"]]
         texts += [(question["id"], question["section"], part) for part in parts]
     return texts
 

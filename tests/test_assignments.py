@@ -147,7 +147,7 @@ def test_graded_quiz_becomes_an_exercise_without_answers():
     assert len(quiz_cells) == 1, "every chapter has one quiz cell"
     student = student_notebook(nb, quiz="graded")
     checks = [c for c in student.cells if role(c) == "check" and "quiz" in c.source]
-    assert len(checks) == 1 and f"quiz.check({chapter!r}, quiz_answers)" in checks[0].source
+    assert len(checks) == 1 and f"quiz.record({chapter!r}, quiz_answers)" in checks[0].source
     from companion.classroom import quiz
 
     text = _text(student)
@@ -165,3 +165,99 @@ def test_the_student_edition_has_no_instructors_page_and_no_dropdown_to_open(tmp
     assert (source / "book" / "check_your_notes.md").exists(), "the other pages stay"
     for path in sorted((source / "book").glob("[0-9][0-9]_*.ipynb")):
         assert "open the dropdown" not in _text(nbformat.read(path, as_version=4)), path.name
+
+
+def test_a_graded_quiz_is_each_students_own_and_its_key_stays_with_the_instructor(tmp_path):
+    from companion.classroom import quiz
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,seed\nada,101\nalan,202\n", encoding="utf-8")
+    out = make_assignments(["06"], roster, tmp_path / "week1", exercises=["ex-probability-table"])
+    keys = json.loads((out / assignments.QUIZ_KEY).read_text())
+    book = quiz.load("06_probability_exercise")
+    for student, seed in (("ada", 101), ("alan", 202)):
+        assert keys[student]["06_probability_exercise"] == quiz.key(quiz.variant(book, seed))
+        text = _text(nbformat.read(out / student / "06_probability_exercise.ipynb", as_version=4))
+        mine = quiz.variant(book, seed)
+        for q in mine.questions:
+            assert q.prompt in text and q.explanation not in text
+        varied = next(q for q in mine.questions if q.vary)
+        assert book.questions[[b.id for b in book.questions].index(varied.id)].prompt not in text
+        assert "the grader marks them" in text and "quiz.record(" in text
+    assert keys["ada"] != keys["alan"], "shuffled options and other numbers"
+    assert not list(out.glob("*/quiz_key.json")), "no key in a student's folder"
+    spec = json.loads((out / "assignment.json").read_text())
+    assert spec["unavailable"] == {
+        "ex-probability-table": [
+            "companion.probability.joint_distribution",
+            "companion.probability.pair_table",
+        ]
+    }
+    header = nbformat.read(out / "ada" / "06_probability_exercise.ipynb", as_version=4).cells[0].source
+    assert (
+        "Write your own code for `ex-probability-table` (without `companion.probability.joint_distribution`"
+        in header
+    )
+
+
+BIB = """@article{cho2014gru, author = {Cho, Kyunghyun and van Merri{\\"e}nboer, Bart and Bengio, Yoshua},
+  title = {Learning Phrase Representations}, journal = {EMNLP}, year = {2014}, doi = {10.1/x}}
+@misc{le2015simple, author = {Le, Quoc and Hinton, Geoffrey}, title = {A Simple Way}, year = {2015},
+  eprint = {1504.00941}}
+"""
+
+
+def test_plain_markdown_turns_exercises_citations_and_equations_into_text(tmp_path):
+    from companion.classroom import handouts
+
+    (tmp_path / "refs.bib").write_text(BIB)
+    bib = handouts.read_bibliography(tmp_path / "refs.bib")
+    assert (bib["cho2014gru"].names, bib["le2015simple"].names) == ("Cho et al.", "Le and Hinton")
+    md = nbformat.v4.new_markdown_cell
+    cells = [
+        md("$$\nx = 1\n$$ (eq-one)\n\nBy {eq}`eq-one` and {cite:t}`cho2014gru`; "
+           "see {cite:p}`cho2014gru,le2015simple`."),
+        md("```{exercise}\n:label: ex-a\n:class: dropdown\n\nUse {eq}`eq-one`.\n\nTwo lines.\n```"),
+        md("```{exercise-start}\n:label: ex-b\n```\n\nDo it, as in {ref}`ex-a`.\n\n"
+           "```{exercise-end}\n```\n\nAfter."),
+        md("(sec-x)=\n## A section\n\nSee [notation](notation), [the book](https://example.org), "
+           "{doc}`Intro <00_x>`, {ref}`sec-x` and {cite:p}`nope`."),
+        md("## References\n\nAll: {cite:t}`le2015simple`. Full entries are on the\n"
+           "[bibliography](course-bibliography) page."),
+    ]  # fmt: skip
+    out = handouts.plain_markdown(cells, bib)
+    assert cells[1].source.startswith("```{exercise}"), "the input is left alone"
+    assert out[0].source == (
+        "$$\nx = 1\n\\tag{1}\n$$\n\nBy (1) and Cho et al. (2014); "
+        "see (Cho et al., 2014; Le and Hinton, 2015)."
+    )
+    assert out[1].source == "### Exercise 1 (`ex-a`)\n\n> Use (1).\n>\n> Two lines."
+    assert out[1].metadata["companion"] == {"role": "exercise", "exercise": "ex-a"}
+    assert out[2].source == "### Exercise 2 (`ex-b`)\n\n> Do it, as in Exercise 1.\n\nAfter."
+    assert out[3].source == (
+        "## A section\n\nSee notation, [the book](https://example.org), Intro, A section and ([nope])."
+    )
+    references = out[4].source
+    assert "Full entries are under *Works cited* below." in references and "bibliography" not in references
+    assert references.endswith(
+        "**Works cited**\n\n- Cho, K., van Merriënboer, B., Bengio, Y. (2014). "
+        "Learning Phrase Representations. *EMNLP*. https://doi.org/10.1/x\n"
+        "- Le, Q., Hinton, G. (2015). A Simple Way. arXiv:1504.00941\n- [nope]"
+    )
+    assert exercise_labels(nbformat.v4.new_notebook(cells=out)) == ["ex-a", "ex-b"], "the grader finds them"
+    with pytest.raises(ValueError, match="bibliography .*nope.bib cannot be read"):
+        handouts.read_bibliography(tmp_path / "nope.bib")
+
+
+@pytest.mark.parametrize("chapter", [p.stem for p in CHAPTERS])
+def test_a_handout_has_no_myst_left_and_keeps_its_exercises(chapter):
+    instructor = instructor_notebooks()[chapter]
+    plain = student_notebook(instructor, seed=3, quiz="graded", plain=True)
+    text = "\n".join(c.source for c in plain.cells if c.cell_type == "markdown")
+    myst = r"\{(cite|eq|ref|doc|numref)(:[tp])?\}`|```\{|:::\{|^:label:|\$\$ \(|\]\((?!https?:)[^)#]*\)"
+    assert not re.search(myst, text, re.M), re.findall(r".{30}(?:\{[a-z:]+\}`|```\{).{30}", text)
+    assert exercise_labels(plain) == exercise_labels(instructor)
+    assert "**Works cited**" in text and "Full entries are under *Works cited* below." in text
+    assert [c.id for c in plain.cells] == [
+        c.id for c in student_notebook(instructor, seed=3, quiz="graded").cells
+    ]

@@ -76,6 +76,66 @@ def test_every_check_in_the_companion_is_registered_under_a_book_label():
     assert registered == labels, "every check cell uses a registered check and every check is used"
 
 
+def test_a_companion_function_that_answers_the_exercise_is_unavailable_while_the_answer_runs():
+    from companion import probability
+
+    if "ex-test-table" not in exercises.CHECKS:
+
+        @exercises.check("ex-test-table", unavailable=("companion.probability.joint_distribution",))
+        def check_table(table_of):
+            got = exercises.call(table_of, "table_of", [0.5, 0.5])
+            if got != {"00": 0.25, "01": 0.25, "10": 0.25, "11": 0.25}:
+                raise NotYet("each entry is a product of two probabilities.")
+            return "a table."
+
+    check = exercises.CHECKS["ex-test-table"]
+    assert exercises.UNAVAILABLE["ex-test-table"] == ("companion.probability.joint_distribution",)
+    own = check(lambda p: {f"{a}{b}": (p[0] if a else 1 - p[0]) * (p[1] if b else 1 - p[1])
+                           for a in (0, 1) for b in (0, 1)})  # fmt: skip
+    assert own.correct, own
+    for shortcut in (probability.joint_distribution, lambda p: dict(probability.joint_distribution(p))):
+        refused = check(shortcut)
+        assert not refused.correct and refused.message.startswith(
+            "`table_of` raised RuntimeError: companion.probability.joint_distribution is unavailable in "
+            "exercise ex-test-table: it answers the exercise in one call"
+        ), refused
+    assert probability.joint_distribution([1.0])["1"] == 1.0, "restored once the check is done"
+
+
+def test_unavailable_nests_restores_after_errors_and_refuses_bad_names():
+    from companion import boundary
+
+    original = boundary.accept.__code__
+    name = "companion.boundary.accept"
+    with pytest.raises(ZeroDivisionError), exercises.unavailable({name: "ex-a"}):
+        with exercises.unavailable({name: "ex-b"}):  # already unavailable: left to the outer block
+            assert boundary.accept.__code__ is not original
+        assert boundary.accept.__code__ is not original
+        raise ZeroDivisionError
+    assert boundary.accept.__code__ is original
+    with pytest.raises(TypeError, match="blocked must be a mapping"):
+        with exercises.unavailable([name]):
+            pass
+    with pytest.raises(ValueError, match="companion.nope.accept names no function of the companion"):
+        with exercises.unavailable({"companion.nope.accept": "ex-a"}):
+            pass
+    with pytest.raises(TypeError, match="must name a plain Python function"):
+        with exercises.unavailable({"companion.boundary.BoundaryResult": "ex-a"}):
+            pass
+    with pytest.raises(TypeError, match="unavailable must be a sequence of dotted names"):
+        exercises.check("ex-test-bad", unavailable="companion.boundary.accept")
+
+
+def test_every_unavailable_function_of_the_checks_exists_and_can_be_made_unavailable():
+    import companion.classroom.checks  # noqa: F401
+
+    named = {name: label for label, names in exercises.UNAVAILABLE.items() for name in names}
+    assert "companion.probability.joint_distribution" in named and "companion.boundary.accept" in named
+    real = {n: label for n, label in named.items() if not label.startswith("ex-test-")}
+    with exercises.unavailable(real):
+        pass
+
+
 def _check_labels(nb):
     return [
         c.metadata["companion"]["exercise"]

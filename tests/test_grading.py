@@ -13,6 +13,8 @@ from companion.classroom.assignments import fill_with_solutions, make_assignment
 from companion.classroom.checks import ch06_probability_exercise
 from companion.classroom.grading import expected_exercises, grade, restore_protected
 
+SHORTCUT = "companion.validation.require_seed"
+
 
 def _rows(path):
     with path.open(newline="") as f:
@@ -36,8 +38,14 @@ def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grading")
     root = write_demo_root(tmp / "course")
     roster = tmp / "roster.csv"
-    roster.write_text("student,seed\nright,1\npartly,2\nerrors,3\nhangs,4\ntampers,5\nabsent,6\ncrashes,7\n")
+    roster.write_text(
+        "student,seed\nright,1\npartly,2\nerrors,3\nhangs,4\ntampers,5\nabsent,6\ncrashes,7\nshortcut,8\n"
+    )
     handouts = make_assignments(["99"], roster, tmp / "handouts", root=root, quiz="none")
+    spec = json.loads((handouts / "assignment.json").read_text())
+    assert spec["unavailable"] == {}, "the demo's checks name no companion function"
+    spec["unavailable"] = {"ex-demo-double": [SHORTCUT]}  # as a real chapter's check would
+    (handouts / "assignment.json").write_text(json.dumps(spec))
     submissions = tmp / "submissions"
 
     def solve(nb):
@@ -69,8 +77,17 @@ def graded(tmp_path_factory):
             if role(c) == "seed":
                 c.source = "params = dict(seed=1)"
 
+    def shortcut(nb):  # a companion function answers ex-demo-double: refused until its check ran
+        solve(nb)
+        _stub(nb, "ex-demo-double").source = (
+            f"from {SHORTCUT.rsplit('.', 1)[0]} import require_seed\n"
+            "doubled = 2 * require_seed('seed', params['seed'])"
+        )
+        nb.cells.append(nbformat.v4.new_code_cell("print(require_seed('seed', 3))"))  # after: allowed
+
     for student, edit in [("right", solve), ("partly", solve_square_only), ("errors", error_first),
-                          ("hangs", hang), ("tampers", tamper), ("crashes", crash)]:  # fmt: skip
+                          ("hangs", hang), ("tampers", tamper), ("crashes", crash),
+                          ("shortcut", shortcut)]:  # fmt: skip
         _submit(handouts, submissions, student, edit)
     out = tmp / "grades.csv"
     results = grade(
@@ -96,6 +113,7 @@ def test_grading_scores_every_kind_of_submission(graded):
         "tampers": ("0", "0", "0", "8"),
         "absent": ("0", "0", "0", "8"),
         "crashes": ("3", "3", "6", "8"),  # restarted, the answers re-run, the checks then ran
+        "shortcut": ("3", "0", "3", "8"),
     }
     assert all(r["hand:ex-demo-pen"] == "" for r in rows.values()), "left for the instructor"
     assert rows["right"]["notes"] == ""
@@ -114,7 +132,13 @@ def test_grading_scores_every_kind_of_submission(graded):
         "99_demo.ipynb: the kernel died in a cell of ex-demo-square (cell 6)"
     ), rows["crashes"]["notes"]
     assert "restarted, the cells before it re-run" in rows["crashes"]["notes"]
-    assert len(results) == 7
+    shortcut = rows["shortcut"]["notes"]
+    assert shortcut.startswith(
+        "99_demo.ipynb: your code for ex-demo-double (cell 10) raised RuntimeError: "
+        f"{SHORTCUT} is unavailable in exercise ex-demo-double: it answers the exercise in one call"
+    ), shortcut
+    assert shortcut.count(" raised ") == 2, "the stub and its check; the cell after the check used it freely"
+    assert len(results) == 8
 
 
 def test_partly_correct_submission_gets_a_hint_not_the_answer(graded):
@@ -168,14 +192,16 @@ def test_block_network_refuses_outside_connections(monkeypatch):
 
 
 def test_chapter_6_copied_answers_fail_for_another_student(tmp_path):
-    """Real chapter 6: each student's checks accept their own answers and refuse a copy."""
+    """Real chapter 6: each student's checks accept their own answers and refuse a copy, and the
+    graded quiz (each student's own variant, marked with the instructor's key) does too."""
     roster = tmp_path / "roster.csv"
     roster.write_text("student,seed\nada,101\nalan,202\n")
-    handouts = make_assignments(["06"], roster, tmp_path / "handouts", quiz="none")
+    handouts = make_assignments(["06"], roster, tmp_path / "handouts")
     name = "06_probability_exercise.ipynb"
     ada_params = ch06_probability_exercise.exercise_parameters(101)
     ada_table = probability.joint_distribution(ada_params.p)
-    instructor = nbformat.read(handouts.parent / "handouts" / "ada" / name, as_version=4)
+    key = json.loads((handouts / "quiz_key.json").read_text())["ada"]["06_probability_exercise"]
+    ada_quiz = {qid: entry["answer"] for qid, entry in key.items()}  # ada's right answers, for both
     from companion.classroom.assignments import chapter_path
 
     for student in ("ada", "alan"):
@@ -183,14 +209,21 @@ def test_chapter_6_copied_answers_fail_for_another_student(tmp_path):
         fill_with_solutions(nb, nbformat.read(chapter_path("06"), as_version=4))
         _stub_table = _stub(nb, "ex-probability-table")
         _stub_table.source = f"answer = {dict(ada_table)!r}"  # ada's numbers, for both
+        answers = next(c for c in nb.cells if c.source.startswith("quiz_answers = {"))
+        answers.source = f"quiz_answers = {ada_quiz!r}"
         (tmp_path / "subs" / student).mkdir(parents=True)
         nbformat.write(nb, tmp_path / "subs" / student / name)
-    assert instructor.cells
-    grade(handouts, tmp_path / "subs", tmp_path / "grades.csv", timeout=120)
+    grade(handouts, tmp_path / "subs", tmp_path / "grades.csv", timeout=120, feedback=tmp_path / "feedback")
     rows = _rows(tmp_path / "grades.csv")
     assert rows["ada"]["ex-probability-table"] == "3" and rows["alan"]["ex-probability-table"] == "0"
     others = [c for c in rows["ada"] if c.startswith("ex-") and c != "ex-probability-table"]
     assert others and all(rows[s][c] == "3" for s in ("ada", "alan") for c in others), rows
+    quiz = [c for c in rows["ada"] if c.startswith("quiz-")]
+    assert len(quiz) == len(key) and all(rows["ada"][c] == "1" for c in quiz), rows["ada"]
+    wrong = [c for c in quiz if rows["alan"][c] == "0"]
+    assert wrong, "ada's quiz answers do not answer alan's variant"
+    assert rows["ada"]["notes"] == "" and rows["alan"]["notes"] == "", rows
+    assert "not right yet: " in (tmp_path / "feedback" / "alan.md").read_text()
 
 
 def test_restore_protected_matches_by_metadata_when_an_editor_dropped_the_ids():
@@ -285,8 +318,9 @@ def test_feedback_files_say_what_each_check_said_and_the_summary_counts(graded):
     hangs = (tmp / "feedback" / "hangs.md").read_text()
     assert "- your code for ex-demo-square (cell 5) was still running" in hangs
     summary = (tmp / "feedback" / "summary.md").read_text()
-    assert "6 of 7 students submitted. Points out of 6: median 3, lowest 0, highest 6." in summary
-    assert "| `ex-demo-square` | 3 | 1.71 | 4 of 7 |" in summary
+    assert "7 of 8 students submitted. Points out of 6: median 3, lowest 0, highest 6." in summary
+    assert "| `ex-demo-square` | 3 | 1.88 | 0: 3, 3: 5 | 5 of 8 |" in summary
+    assert "](summary.png)" in summary and (tmp / "feedback" / "summary.png").stat().st_size > 1000
 
 
 def test_hand_marks_merge_into_the_grades_and_points_come_from_the_assignment(graded, tmp_path):
@@ -313,3 +347,35 @@ def test_hand_marks_merge_into_the_grades_and_points_come_from_the_assignment(gr
     marks.write_text("student,hand:ex-demo-pen\nnobody,1\n")
     with pytest.raises(ValueError, match="student 'nobody' is not in"):
         merge_marks(handouts, tmp / "grades.csv", marks, tmp_path / "final.csv")
+
+
+def test_the_class_summary_gives_each_exercise_its_mean_distribution_hints_and_a_figure(tmp_path):
+    from companion.classroom.grading import Submission, write_feedback
+
+    quiz = "quiz-06_probability_exercise-q1"
+    students = [{"student": s, "seed": n} for n, s in enumerate(["ada", "alan", "bob"])]
+    spec = {
+        "assignment": "week1",
+        "points": {"ex-a": 3, "ex-b": 3, quiz: 1},
+        "hand": {},
+        "students": students,
+    }
+    said = {"ex-a": "Not yet: square(3) should be 9.", "ex-b": "Correct: fine."}
+    right = {"ex-a": "Correct: ok", "ex-b": "Correct: fine."}
+    results = [
+        Submission("ada", "99.ipynb", {"ex-a": 1, "ex-b": 1, quiz: 1}, [], "a.ipynb", messages=right),
+        Submission("alan", "99.ipynb", {"ex-a": 0, "ex-b": 1, quiz: 0}, [], "b.ipynb", messages=said),
+        Submission("bob", "99.ipynb", {"ex-a": 0, "ex-b": 0, quiz: 0}, ["no submission"]),
+    ]
+    folder = write_feedback(tmp_path / "feedback", spec, results)
+    summary = (folder / "summary.md").read_text()
+    assert "2 of 3 students submitted. Points out of 7: median 3, lowest 0, highest 7." in summary
+    assert "| `ex-a` | 3 | 1.00 | 0: 2, 3: 1 | 1 of 3 | square(3) should be 9. (1) |" in summary
+    assert "| `quiz-06_probability_exercise-q1` | 1 | 0.33 | 0: 2, 1: 1 | 1 of 3 |" in summary
+    assert (folder / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    fig = grading.summary_figure(spec, results)
+    left, right = fig.axes
+    assert [t.get_text() for t in right.get_yticklabels()] == ["quiz 06", "ex-b", "ex-a"]
+    assert [round(b.get_width(), 3) for b in right.patches] == [0.333, 0.667, 0.333]
+    assert sum(b.get_height() for b in left.patches) == 3, "one count per student"
+    assert "| `ex-a` | 0 of 3 | Not yet: square(3) should be 9. |" in (folder / "alan.md").read_text()

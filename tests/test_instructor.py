@@ -7,11 +7,13 @@ def test_the_command_line_lists_assigns_and_grades(tmp_path, capsys):
     assert instructor.main(["list"]) == 0
     listing = capsys.readouterr().out
     assert "ex-rnn-step" in listing and "checked automatically" in listing and "graded by hand" in listing
+    assert "on the student's own code (without companion.boundary.accept)" in listing
     roster = tmp_path / "roster.csv"
     roster.write_text("student\nada\n")
     out = tmp_path / "week1"
     assert instructor.main(["assign", "6", "--roster", str(roster), "--out", str(out)]) == 0, "6 is 06"
     assert (out / "ada" / "06_probability_exercise.ipynb").is_file()
+    assert (out / "quiz_key.json").is_file(), "the graded quiz's key, beside the students' folders"
     (tmp_path / "subs").mkdir()
     grades = tmp_path / "grades.csv"
     capsys.readouterr()

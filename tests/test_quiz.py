@@ -187,3 +187,123 @@ def test_markdown_asks_for_a_number_only_in_numeric_questions(chapter):
         at = blocks.index(next(b for b in blocks if b.startswith(f"**{n}.**")))
         asks = blocks[at + 1].strip() if at + 1 < len(blocks) else ""
         assert (asks == "*Give a number.*") == (question.kind == "numeric"), (question.id, asks)
+
+
+def test_a_variant_shuffles_the_options_and_draws_the_numbers_of_each_student():
+    book = quiz.load("06_probability_exercise")
+    ada, alan = quiz.variant(book, 101), quiz.variant(book, 202)
+    assert ada == quiz.variant(book, 101), "the same seed, the same variant"
+    assert [q.id for q in ada.questions] == [q.id for q in book.questions]
+    for mine, theirs, original in zip(ada.questions, alan.questions, book.questions, strict=True):
+        if original.kind == "choice":
+            assert sorted(mine.choices) == sorted(original.choices)
+            assert mine.choices[mine.answer] == original.choices[original.answer], "the same right option"
+        elif original.vary:
+            for variant in (mine, theirs):
+                values = dict(re.findall(r"(\w+) = ([\d.]+)", variant.prompt)) or variant.prompt
+                assert variant.prompt != original.prompt, values
+                assert abs(variant.answer - original.answer) > original.tolerance, "never the book's answer"
+        else:
+            assert mine == original
+    shuffled = [quiz.variant(book, seed) for seed in range(20)]
+    choice = next(n for n, q in enumerate(book.questions) if q.kind == "choice")
+    assert len({v.questions[choice].choices for v in shuffled}) > 5, "orders differ between students"
+    with pytest.raises(TypeError, match="quiz must be a companion.classroom.quiz.Quiz"):
+        quiz.variant("06_probability_exercise", 1)
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        quiz.variant(book, -1)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_variant_of_a_numeric_question_has_its_own_answer(chapter):
+    for q in quiz.load(chapter).questions:
+        if not q.vary:
+            continue
+        count = len(q.vary[0][1])
+        answers = [quiz.evaluate(q.formula, {k: v[i] for k, v in q.vary}) for i in range(count)]
+        assert abs(answers[0] - q.answer) <= q.tolerance, "the book's variant is the book's answer"
+        assert all(abs(a - answers[0]) > q.tolerance for a in answers[1:]), q.id
+        assert "{{" not in q.prompt
+
+
+def test_a_recorded_quiz_holds_the_answers_and_no_verdict_and_the_key_marks_them():
+    book = quiz.load("02_defensive_distillation")
+    mine = quiz.variant(book, 7)
+    import numpy as np
+
+    responses = {q.id: _right(q) for q in mine.questions}
+    first, second, *_ = mine.questions
+    responses[first.id] = np.float64(responses[first.id]) if first.kind == "numeric" else responses[first.id]
+    del responses[second.id]
+    shown = quiz.record("02_defensive_distillation", responses)
+    data, metadata = shown._repr_mimebundle_()
+    n = len(mine.questions)
+    assert (
+        data["text/plain"]
+        == f"Quiz: {n - 1} of {n} questions answered. Your answers are recorded; the grader marks them."
+    )
+    records = metadata[FEEDBACK_KEY]
+    assert all(r["correct"] is None and r["message"] == "recorded" for r in records)
+    assert records[1]["response"] is None and "answer" not in records[0], "no key in the notebook"
+    key = quiz.key(mine)
+    marks = [
+        r["response"] is not None and quiz.mark(key[q.id], r["response"])
+        for q, r in zip(mine.questions, records, strict=True)
+    ]
+    assert marks == [True, False] + [True] * (n - 2)
+    if any(
+        q.kind == "choice" and q.answer != b.answer
+        for q, b in zip(mine.questions, book.questions, strict=True)
+    ):
+        book_key = quiz.key(book)
+        answered = [(q, r) for q, r in zip(mine.questions, records, strict=True) if r["response"] is not None]
+        assert not all(quiz.mark(book_key[q.id], r["response"]) for q, r in answered), "the book's key fails"
+    assert quiz.record("02_defensive_distillation", {first.id: "twelve"}).records[0]["response"] == "<str>"
+    with pytest.raises(ValueError, match="entry must be a quiz key entry"):
+        quiz.mark({"answer": 1}, 1)
+    with pytest.raises(TypeError, match="responses must be a dict"):
+        quiz.record("02_defensive_distillation", [1])
+    with pytest.raises(ValueError, match="responses has ids that are not questions"):
+        quiz.record("02_defensive_distillation", {"nope": 1})
+
+
+def test_evaluate_computes_arithmetic_only():
+    assert quiz.evaluate("ceil(log(0.5) / log(1 - eps))", {"eps": 0.01}) == 69
+    for bad in ("__import__('os')", "p.real", "open('x')", "[p]", "p if p else 1", "min(p, key=abs)"):
+        with pytest.raises(ValueError, match="may not contain"):
+            quiz.evaluate(bad, {"p": 1.0})
+    with pytest.raises(ValueError, match="is not an expression"):
+        quiz.evaluate("p +", {"p": 1.0})
+    with pytest.raises(TypeError, match="formula must be a string"):
+        quiz.evaluate(3, {})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"vary": {"p": [0.2, 0.3], "q": [1]}}, "same number"),
+        ({"vary": {"p": [0.2]}}, "same number"),
+        ({"vary": {"p": [0.2, "x"]}}, r"vary\['p'\] must be a list of numbers"),
+        ({"formula": "2 * p"}, "gives 0.4 on the first values, not the answer 0.04"),
+        ({"formula": "p ** 2 + r"}, "formula: formula 'p \\*\\* 2 \\+ r' may not contain 'r'"),
+        ({"prompt": "P is {{r}}"}, "placeholders \\['r'\\] must name parameters"),
+        ({"formula": None}, "needs 'vary'"),
+    ],
+)
+def test_load_refuses_a_bad_variation(tmp_path, monkeypatch, change, message):
+    question = {"id": "a", "kind": "numeric", "prompt": "P is {{p}}, squared?", "explanation": "e",
+                "section": "s", "answer": 0.04, "tolerance": 0.001, "vary": {"p": [0.2, 0.3]},
+                "formula": "p ** 2"}  # fmt: skip
+    question.update(change)
+    question = {k: v for k, v in question.items() if v is not None}
+    (tmp_path / "98_bad.yaml").write_text(yaml.safe_dump({"chapter": "98_bad", "questions": [question]}))
+    (tmp_path / "misconceptions.yaml").write_text("[]")
+    monkeypatch.setattr(quiz, "QUIZ_DIR", tmp_path)
+    quiz.load.cache_clear()
+    quiz.misconceptions.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"98_bad.yaml, question 1 \(a\): .*" + message):
+            quiz.load("98_bad")
+    finally:
+        quiz.load.cache_clear()
+        quiz.misconceptions.cache_clear()

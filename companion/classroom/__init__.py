@@ -15,7 +15,9 @@ quiz
 assignments
     The student edition and per-student assignment notebooks.
 grading
-    Executing submissions and scoring their checks and quizzes.
+    Executing submissions and scoring their checks and quizzes; feedback and the class summary.
+gradebook
+    The grades in the import formats of Canvas's and Moodle's gradebooks.
 instructor
     The instructors' command line, ``python -m companion.classroom <command>``.
 notebooks

@@ -36,10 +36,12 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from companion.classroom import handouts
 from companion.classroom import quiz as quizzes
 from companion.validation import require_seed
 
 __all__ = [
+    "QUIZ_KEY",
     "ROOT",
     "Student",
     "chapter_path",
@@ -57,6 +59,8 @@ __all__ = [
 #: The course's root folder (where ``_config.yml`` is), when the companion is installed from it.
 ROOT = Path(__file__).resolve().parents[2]
 QUIZ_MODES = ("self-test", "graded", "none")
+#: The file in an assignment's folder that holds every student's graded-quiz answers.
+QUIZ_KEY = "quiz_key.json"
 #: Default points. A coding exercise (its check runs the student's code on cases of its own) is
 #: worth three quiz questions; a pen-and-paper or open exercise, graded by hand, two.
 POINTS = {"check": 3, "hand": 2, "quiz": 1}
@@ -178,9 +182,13 @@ def fill_with_solutions(student: nbformat.NotebookNode, instructor: nbformat.Not
 
 
 def _exercise_start(cell: nbformat.NotebookNode) -> str | None:
-    """The label of the exercise this Markdown cell starts, if it starts one."""
+    """The label of the exercise this Markdown cell starts, if it starts one (a plain-Markdown
+    handout's exercise cell says so in its metadata: see :mod:`companion.classroom.handouts`)."""
     if cell.cell_type != "markdown":
         return None
+    meta = cell.get("metadata", {}).get("companion", {})
+    if meta.get("role") == "exercise":
+        return meta.get("exercise")
     first = cell.source.lstrip().split("\n", 1)
     match = _FENCE.match(first[0]) if first else None
     if not match or match["name"] not in ("exercise", "exercise-start"):
@@ -236,25 +244,32 @@ def _answer_cells(cells: list[nbformat.NotebookNode], hand: set[str]) -> list[nb
     return out
 
 
-def _quiz_cells(cell: nbformat.NotebookNode, mode: str) -> list[nbformat.NotebookNode]:
-    """The quiz cell as handed out: kept (``self-test``), dropped, or made a graded exercise."""
+def _quiz_stem(cell: nbformat.NotebookNode) -> str:
+    """The chapter a quiz cell shows: the stem in its ``quiz.show("...")``."""
+    return re.search(r"show\(\s*['\"]([^'\"]+)['\"]", cell.source)[1]
+
+
+def _quiz_cells(cell: nbformat.NotebookNode, mode: str, seed: int | None) -> list[nbformat.NotebookNode]:
+    """The quiz cell as handed out: kept (``self-test``), dropped, or made a graded exercise:
+    the student's :func:`~companion.classroom.quiz.variant` (by ``seed``; the book's quiz without
+    one) without answers, a dict to fill in and a check cell that records the answers."""
     if mode == "self-test":
         return [cell]
     if mode == "none":
         return []
-    chapter = re.search(r"show\(\s*['\"]([^'\"]+)['\"]", cell.source)[1]
-    quiz = quizzes.load(chapter)
+    chapter = _quiz_stem(cell)
+    quiz = quizzes.load(chapter) if seed is None else quizzes.variant(quizzes.load(chapter), seed)
     kinds = {"true-false": "True or False", "choice": "0 for (a), 1 for (b), ...", "numeric": "a number"}
     stub = "\n".join(f"    {q.id!r}: None,  # {n}: {kinds[q.kind]}" for n, q in enumerate(quiz.questions, 1))
     text = nbformat.v4.new_markdown_cell(
         "## Check your understanding\n\nThis quiz is graded. Answer every question in the dict below "
         "the questions: True or False, the index of your choice (0 for (a), 1 for (b), ...), or a "
-        "number. The check cell says how many are right, not which.\n\n"
-        + quizzes.markdown(quiz, answers=False, intro=False)
+        "number. Your numbers and the order of the options are your own. The check cell records "
+        "your answers; the grader marks them.\n\n" + quizzes.markdown(quiz, answers=False, intro=False)
     )
     answers = nbformat.v4.new_code_cell(f"quiz_answers = {{\n{stub}\n}}")
     check = nbformat.v4.new_code_cell(
-        f"from companion.classroom import quiz\n\nquiz.check({chapter!r}, quiz_answers)",
+        f"from companion.classroom import quiz\n\nquiz.record({chapter!r}, quiz_answers)",
         metadata={"companion": {"role": "check", "exercise": f"quiz-{chapter}"}},
     )
     for new, suffix in ((text, "text"), (answers, "answers"), (check, "check")):
@@ -269,14 +284,20 @@ def student_notebook(
     seed: int | None = None,
     quiz: str = "self-test",
     header: str | None = None,
+    plain: bool = False,
+    root: Path = ROOT,
 ) -> nbformat.NotebookNode:
     """The student's version of an instructor notebook ``nb`` (which is left unchanged).
 
     Solutions are removed, stubs shown (their ``remove-cell`` tag dropped) and outputs cleared.
     ``exercises`` keeps only those labels (default: all); ``seed`` rewrites the seed cell's
-    ``seed=<int>``; ``quiz`` is ``"self-test"`` (the widget), ``"graded"`` (questions without
-    answers, a dict to fill in and a check cell) or ``"none"``; ``header`` becomes a first
-    Markdown cell (for example the student's name and instructions).
+    ``seed=<int>``; ``quiz`` is ``"self-test"`` (the widget), ``"graded"`` (the student's variant
+    of the questions, drawn from ``seed``, without answers, a dict to fill in and a check cell
+    that records the answers for the grader) or ``"none"``; ``header`` becomes a first
+    Markdown cell (for example the student's name and instructions). ``plain`` rewrites the
+    MyST Markdown as plain Markdown for JupyterLab and Colab
+    (:func:`companion.classroom.handouts.plain_markdown`, citations from
+    ``root/book/references.bib``).
     """
     if quiz not in QUIZ_MODES:
         raise ValueError(f"quiz must be one of {QUIZ_MODES}, got {quiz!r}")
@@ -298,7 +319,7 @@ def student_notebook(
                 out.pop()  # its text describes the interactive quiz; a graded one brings its own
             elif heading is not None:  # the student edition has no answers to open
                 heading.source = _DROPDOWN.sub(_NO_DROPDOWN, heading.source)
-            out += _quiz_cells(cell, quiz)
+            out += _quiz_cells(cell, quiz, seed)
             continue
         if role(cell) == "stub":
             tags = [t for t in cell.metadata.get("tags", []) if t != "remove-cell"]
@@ -313,6 +334,9 @@ def student_notebook(
     if header:
         out.insert(0, nbformat.v4.new_markdown_cell(header))
         out[0].id = "student-header"
+    if plain:
+        bib = root / "book" / "references.bib"
+        out = handouts.plain_markdown(out, handouts.read_bibliography(bib) if bib.is_file() else {})
     student = copy.deepcopy(nb)
     student.cells = out
     student.metadata.pop("widgets", None)
@@ -380,9 +404,11 @@ def make_assignments(
     an error). ``points`` sets an exercise's points (by label) or every quiz question's
     (``"quiz"``); the others get :data:`POINTS`. A pen-and-paper or open exercise gets an answer
     cell (graded by hand: a ``hand:<label>`` column in the grades). Writes
-    ``out/assignment.json`` (chapters, exercises, points, roster with seeds), which
-    :func:`companion.classroom.grading.grade` reads; the handed-out notebooks are the grader's
-    reference for the check cells. Returns ``out``.
+    ``out/assignment.json`` (chapters, exercises, points, roster with seeds, the companion
+    functions each exercise must do without), which :func:`companion.classroom.grading.grade`
+    reads; the handed-out notebooks are the grader's reference for the check cells. A graded
+    quiz is each student's own variant, and its answers go to ``out/quiz_key.json``
+    (:data:`QUIZ_KEY`): hand out the students' folders, never that file. Returns ``out``.
     """
     out = Path(out)
     students = read_roster(roster)
@@ -412,20 +438,40 @@ def make_assignments(
                 hand[label] = points.get(label, POINTS["hand"])
         quiz_cell = next((cell for cell in nb.cells if role(cell) == "quiz"), None)
         if quiz == "graded" and quiz_cell is not None:
-            stem = re.search(r"show\(\s*['\"]([^'\"]+)['\"]", quiz_cell.source)[1]
+            stem = _quiz_stem(quiz_cell)
             for q in quizzes.load(stem).questions:
                 scheme[f"quiz-{stem}-{q.id}"] = points.get("quiz", POINTS["quiz"])
     unknown = sorted(set(points) - set(scheme) - set(hand) - {"quiz"})
     if unknown:
         raise ValueError(f"points names {unknown}, which are not exercises of this assignment")
+    own_code = _own_code(scheme)
+    keys: dict[str, dict[str, dict]] = {}
     for student in students:
         for c, nb in notebooks.items():
+            quiz_cell = next((cell for cell in nb.cells if role(cell) == "quiz"), None)
+            if quiz == "graded" and quiz_cell is not None:
+                stem = _quiz_stem(quiz_cell)
+                mine = quizzes.variant(quizzes.load(stem), student.seed)
+                keys.setdefault(student.id, {})[stem] = quizzes.key(mine)
             header = (
                 f"**Assignment for `{student.id}`.** Write your answers in the code cells marked "
                 "*your code*, and run each check cell below them for feedback. Do not edit the check "
                 "cells or the `seed=` line: the grader restores them."
             )
-            handout = student_notebook(nb, exercises=chosen[c], seed=student.seed, quiz=quiz, header=header)
+            kept = exercise_labels(nb) if chosen[c] is None else chosen[c]
+            mine = [label for label in own_code if label in kept]
+            if mine:
+                header += (
+                    " Write your own code for "
+                    + "; ".join(
+                        f"`{label}` (without {', '.join(f'`{n}`' for n in own_code[label])})"
+                        for label in mine
+                    )
+                    + ": those functions answer it in one call, and the grader makes them unavailable."
+                )
+            handout = student_notebook(
+                nb, exercises=chosen[c], seed=student.seed, quiz=quiz, header=header, plain=True, root=root
+            )
             handout.cells = _answer_cells(handout.cells, set(hand))
             # what the grader finds a submission by, whatever its file is called
             handout.metadata["companion"] = {
@@ -443,10 +489,22 @@ def make_assignments(
         "quiz": quiz,
         "points": scheme,
         "hand": hand,
+        "unavailable": own_code,
         "students": [{"student": s.id, "seed": s.seed} for s in students],
     }
     (out / "assignment.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    if keys:  # the graded quizzes' answers: for the grader, never for the students
+        (out / QUIZ_KEY).write_text(json.dumps(keys, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+def _own_code(labels: Iterable[str]) -> dict[str, list[str]]:
+    """The companion functions that would answer each of ``labels`` in one call (the checks'
+    ``unavailable``, see :func:`companion.classroom.exercises.check`), for ``assignment.json``."""
+    import companion.classroom.checks  # noqa: F401  (registers every check)
+    from companion.classroom.exercises import UNAVAILABLE
+
+    return {label: list(UNAVAILABLE[label]) for label in labels if label in UNAVAILABLE}
 
 
 # --- The student edition of the website ----------------------------------------------------------

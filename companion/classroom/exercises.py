@@ -38,9 +38,12 @@ a MIME type of its own, because the book's renderer warns about every MIME type 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, TypeVar
@@ -51,6 +54,7 @@ import torch
 __all__ = [
     "FEEDBACK_KEY",
     "CHECKS",
+    "UNAVAILABLE",
     "Feedback",
     "NotYet",
     "answered",
@@ -64,12 +68,19 @@ __all__ = [
     "numbers",
     "probability",
     "tensor",
+    "unavailable",
 ]
 
 FEEDBACK_KEY = "companion_feedback"
 
 #: Every check in the companion, by the label of the exercise it checks (``ex-rnn-step``, ...).
 CHECKS: dict[str, Callable[..., Feedback]] = {}
+
+#: The companion functions that would answer an exercise in one call, by label
+#: (``{"ex-boundary-accept": ("companion.boundary.accept",)}``): unavailable while the student's
+#: code for that exercise runs (see :func:`check` and :func:`unavailable`).
+UNAVAILABLE: dict[str, tuple[str, ...]] = {}
+_CURRENT: list[str] = []  # the exercises whose checks are running, innermost last
 
 F = TypeVar("F", bound=Callable[..., str])
 
@@ -104,32 +115,118 @@ class Feedback:
         return {"text/plain": str(self)}, {FEEDBACK_KEY: record}
 
 
-def check(exercise: str) -> Callable[[F], Callable[..., Feedback]]:
+def check(exercise: str, *, unavailable: Sequence[str] = ()) -> Callable[[F], Callable[..., Feedback]]:
     """Decorator: make ``fn`` the check of ``exercise`` (a label such as ``"ex-rnn-step"``).
 
     ``fn`` returns a confirmation (``str``) when the answer is right and raises :class:`NotYet`
     with a hint when it is not; the decorated function returns a :class:`Feedback` either way
     and is registered in :data:`CHECKS`.
+
+    ``unavailable`` names the public companion functions (dotted paths, such as
+    ``"companion.boundary.accept"``) that would answer the exercise in one call: while the check
+    runs the student's function (:func:`call`) they raise ``RuntimeError``, so the check judges
+    the student's own code. They are recorded in :data:`UNAVAILABLE`, from which the grader
+    also keeps them from the student's cells until the check has run (for answers that are
+    values, computed before the check).
     """
     if not isinstance(exercise, str) or not exercise.startswith("ex-"):
         raise ValueError(f"exercise must be a label starting with 'ex-', got {exercise!r}")
     if exercise in CHECKS:
         raise ValueError(f"exercise {exercise!r} already has a check: {CHECKS[exercise].__qualname__}")
+    if isinstance(unavailable, str) or not all(
+        isinstance(name, str) and name.startswith("companion.") for name in unavailable
+    ):
+        raise TypeError(
+            f"unavailable must be a sequence of dotted names starting with 'companion.', got {unavailable!r}"
+        )
 
     def decorate(fn: F) -> Callable[..., Feedback]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Feedback:
+            _CURRENT.append(exercise)
             try:
                 message = fn(*args, **kwargs)
             except NotYet as hint:
                 return Feedback(exercise, False, str(hint))
+            finally:
+                _CURRENT.pop()
             return Feedback(exercise, True, message)
 
         wrapper.exercise = exercise  # type: ignore[attr-defined]
         CHECKS[exercise] = wrapper
+        if unavailable:
+            UNAVAILABLE[exercise] = tuple(unavailable)
         return wrapper
 
     return decorate
+
+
+def _resolve(name: str) -> types.FunctionType:
+    """The function a dotted name such as ``companion.objectives.LinearToy.optimum`` names."""
+    parts = name.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            target: Any = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[split:]:
+                target = getattr(target, attribute)
+        except AttributeError:
+            break
+        if isinstance(target, types.FunctionType) and not target.__code__.co_freevars:
+            return target
+        raise TypeError(f"{name} must name a plain Python function (no closure), got {type(target).__name__}")
+    raise ValueError(f"{name} names no function of the companion")
+
+
+#: The original code of each function :func:`unavailable` has swapped out.
+_SWAPPED: dict[types.FunctionType, types.CodeType] = {}
+
+
+def _refusal(message: str) -> types.CodeType:
+    """Code that raises ``RuntimeError(message)`` whatever it is called with."""
+    namespace: dict[str, Any] = {}
+    exec(f"def refuse(*args, **kwargs):\n    raise RuntimeError({message!r})\n", namespace)
+    return namespace["refuse"].__code__
+
+
+@contextlib.contextmanager
+def unavailable(blocked: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, every function named in ``blocked`` (a dotted name -> the label of the
+    exercise it would answer) raises ``RuntimeError`` saying that the exercise asks for the
+    student's own code; afterwards each works again.
+
+    The function's code is swapped, not its module's attribute, so a reference the student took
+    earlier (``accept = boundary.accept``) or a wrapper around it is refused as well. A function
+    already made unavailable by an enclosing block is left to that block.
+
+    >>> from companion import boundary
+    >>> with unavailable({"companion.boundary.accept": "ex-boundary-accept"}):
+    ...     boundary.accept(None, None, None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    RuntimeError: companion.boundary.accept is unavailable in exercise ex-boundary-accept: ...
+    """
+    if not isinstance(blocked, Mapping):
+        raise TypeError(
+            f"blocked must be a mapping from a function's dotted name to an exercise, got {blocked!r}"
+        )
+    mine = []
+    try:
+        for name, exercise in blocked.items():
+            fn = _resolve(name)
+            if fn in _SWAPPED:
+                continue
+            _SWAPPED[fn] = fn.__code__
+            mine.append(fn)
+            fn.__code__ = _refusal(
+                f"{name} is unavailable in exercise {exercise}: it answers the exercise in one call, "
+                "and the exercise asks for your own code."
+            )
+        yield
+    finally:
+        for fn in reversed(mine):
+            fn.__code__ = _SWAPPED.pop(fn)
 
 
 def answered(value: Any, name: str, expected: str) -> Any:
@@ -148,13 +245,18 @@ def call(candidate: Any, name: str, *args: Any, **kwargs: Any) -> Any:
 
     Raises :class:`NotYet` when ``candidate`` is not a function, still raises
     ``NotImplementedError`` (the stub), or raises anything else, naming ``name`` and the error.
+    Inside a check, the companion functions the check lists as ``unavailable`` raise while
+    ``candidate`` runs (see :func:`check`).
     """
     if candidate is None:
         raise NotYet(f"`{name}` is still None: define it as a function.")
     if not callable(candidate):
         raise NotYet(f"`{name}` must be a function, got {type(candidate).__name__}.")
+    exercise = _CURRENT[-1] if _CURRENT else None
+    blocked = dict.fromkeys(UNAVAILABLE.get(exercise, ()), exercise)
     try:
-        return candidate(*args, **kwargs)
+        with unavailable(blocked):
+            return candidate(*args, **kwargs)
     except NotImplementedError:
         raise NotYet(f"`{name}` still raises NotImplementedError: replace the stub with your code.") from None
     except Exception as error:  # the student's code failed: report it, do not crash the check

@@ -39,17 +39,20 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from companion.classroom import exercises, sandbox
 from companion.classroom import quiz as quizzes
-from companion.classroom import sandbox
-from companion.classroom.assignments import ROOT, _exercise_start, role
+from companion.classroom.assignments import QUIZ_KEY, ROOT, _exercise_start, role
 from companion.classroom.exercises import FEEDBACK_KEY
 from companion.validation import require_positive, require_positive_int
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Found",
@@ -62,9 +65,13 @@ __all__ = [
     "grade",
     "grade_notebook",
     "grade_with_messages",
+    "guard",
     "merge_marks",
+    "own_code_guards",
     "points",
     "restore_protected",
+    "summary_figure",
+    "unguard",
     "write_feedback",
     "where",
 ]
@@ -85,7 +92,8 @@ logging.getLogger("asyncio").addFilter(_QuietTimeouts())
 #: nbclient's log, which reports each timeout the grader handles and notes itself
 _QUIET = logging.getLogger("companion.classroom.grading.nbclient")
 _QUIET.setLevel(logging.CRITICAL)
-_PREAMBLE = "import companion.classroom.grading\ncompanion.classroom.grading.block_network()"
+_GUARD = "companion.classroom.grading"
+_PREAMBLE = f"import {_GUARD}\n{_GUARD}.block_network()"
 
 
 def block_network() -> None:
@@ -116,6 +124,46 @@ def block_network() -> None:
 
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
+
+_GUARDED = contextlib.ExitStack()  # in the grading kernel: what guard() made unavailable
+
+
+def guard(blocked: dict[str, str]) -> None:
+    """Make the companion functions in ``blocked`` (dotted name -> the exercise each would answer)
+    unavailable until :func:`unguard` (run inside the kernel, around one of the student's cells)."""
+    _GUARDED.enter_context(exercises.unavailable(blocked))
+
+
+def unguard() -> None:
+    """Make every function :func:`guard` blocked available again (run inside the kernel)."""
+    _GUARDED.close()
+
+
+def own_code_guards(
+    nb: nbformat.NotebookNode, handout: nbformat.NotebookNode, unavailable: dict[str, list[str]]
+) -> dict[int, dict[str, str]]:
+    """For each of the student's code cells in ``nb`` (a stub, or a cell that is not one of the
+    ``handout``'s), the companion functions that must be unavailable while it runs: those that
+    would answer, in one call, an exercise whose check cell comes after it (``unavailable``:
+    label -> dotted names, as :data:`~companion.classroom.exercises.UNAVAILABLE` holds them and
+    ``assignment.json`` records them). Once an exercise's check has run, they are free again.
+    """
+    if not unavailable:
+        return {}
+    given = {_source(cell) for cell in handout.cells if cell.cell_type == "code" and role(cell) != "stub"}
+    guards = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or (role(cell) != "stub" and _source(cell) in given):
+            continue
+        blocked: dict[str, str] = {}
+        for later in nb.cells[index + 1 :]:
+            label = _key(later)[1] if role(later) == "check" else None
+            for name in unavailable.get(label, []) if label else []:
+                blocked.setdefault(name, label)
+        if blocked:
+            guards[index] = blocked
+    return guards
 
 
 def expected_exercises(handout: nbformat.NotebookNode) -> list[str]:
@@ -228,13 +276,16 @@ def _execute(
     limits: sandbox.Limits,
     contained: bool,
     hide: tuple[Path, ...] = (),
+    guards: dict[int, dict[str, str]] | None = None,
 ) -> list[str]:
     """Run every code cell of ``nb`` in place in a sandboxed kernel; return notes on what went
     wrong. Never raises for the notebook's own failures.
 
     A cell past ``cell_timeout`` seconds is interrupted and the next cell runs; a kernel that
     dies (or ignores the interrupt) is restarted, the cells before re-run without the one that
-    killed it, and grading goes on after it. ``timeout`` bounds the whole notebook.
+    killed it, and grading goes on after it. ``timeout`` bounds the whole notebook. ``guards``
+    maps a cell's index to the companion functions unavailable while it runs (see
+    :func:`own_code_guards`).
     """
     uid = sandbox.kernel_uid(contained)
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
@@ -246,7 +297,7 @@ def _execute(
         replay = [i for i in code[:start] if i not in skip]
         try:
             _life(nb, replay, code[start:], life, notes, deadline, timeout, cell_timeout, scratch,
-                  limits, contained, uid, hide)  # fmt: skip
+                  limits, contained, uid, hide, guards or {})  # fmt: skip
             return notes
         except _Interrupted as stop:
             skip.add(stop.index)
@@ -272,6 +323,7 @@ def _life(
     contained: bool,
     uid: int | None,
     hide: tuple[Path, ...],
+    guards: dict[int, dict[str, str]],
 ) -> None:
     """One kernel's life: re-run ``replay`` quietly, then run ``cells``; raise
     :class:`_Interrupted` when the kernel has to be restarted."""
@@ -318,7 +370,10 @@ def _life(
                 notes.append(f"{limit} was reached before {where(nb, index)}")
                 return
             client.timeout = max(1, int(min(cell_timeout, remaining)))
+            guard = guards.get(index)
             try:
+                if guard:  # the functions that would answer an exercise still to be checked
+                    client.execute_cell(nbformat.v4.new_code_cell(f"{_GUARD}.guard({guard!r})"), -1)
                 replies.clear()
                 client.execute_cell(nb.cells[index], index)
                 if _timed_out(replies):
@@ -329,7 +384,11 @@ def _life(
                                      "ignored the interrupt: kernel restarted")  # fmt: skip
                         raise _Interrupted(index)
                     notes.append(f"{where(nb, index)} was still running after {seconds:g} s: interrupted")
+                    if guard:
+                        client.execute_cell(nbformat.v4.new_code_cell(f"{_GUARD}.unguard()"), -1)
                     continue
+                if guard:
+                    client.execute_cell(nbformat.v4.new_code_cell(f"{_GUARD}.unguard()"), -1)
             except DeadKernelError:
                 reason = _death(watch, limits, log_path)
                 notes.append(f"the kernel died in {where(nb, index)}{reason}: restarted, the cells "
@@ -393,8 +452,12 @@ def _verdicts(nb: nbformat.NotebookNode) -> dict[str, list[bool]]:
     return {label: [correct for correct, _ in records] for label, records in _records(nb).items()}
 
 
-def _records(nb: nbformat.NotebookNode) -> dict[str, list[tuple[bool, str]]]:
-    """Every (verdict, message) the check cells displayed, by exercise."""
+def _records(
+    nb: nbformat.NotebookNode, quiz_key: dict[str, dict[str, dict]] | None = None
+) -> dict[str, list[tuple[bool, str]]]:
+    """Every (verdict, message) the check cells displayed, by exercise. A graded quiz's answers,
+    recorded without a verdict (:func:`companion.classroom.quiz.record`), are marked here with
+    ``quiz_key`` (chapter -> question id -> key entry, from the assignment's ``quiz_key.json``)."""
     records: dict[str, list[tuple[bool, str]]] = {}
     for cell in nb.cells:
         if role(cell) != "check":
@@ -403,9 +466,28 @@ def _records(nb: nbformat.NotebookNode) -> dict[str, list[tuple[bool, str]]]:
             payload = output.get("metadata", {}).get(FEEDBACK_KEY)
             found = payload if isinstance(payload, list) else [payload] if payload else []
             for record in found:
-                entry = (record["correct"] is True, str(record.get("message", "")))
+                if not isinstance(record, dict) or not isinstance(record.get("exercise"), str):
+                    continue
+                if record.get("correct") is None and "response" in record:
+                    entry = _mark(record["exercise"], record["response"], quiz_key or {})
+                else:
+                    entry = (record.get("correct") is True, str(record.get("message", "")))
                 records.setdefault(record["exercise"], []).append(entry)
     return records
+
+
+def _mark(label: str, response: Any, quiz_key: dict[str, dict[str, dict]]) -> tuple[bool, str]:
+    """A recorded quiz answer's verdict and message, from the instructor's key."""
+    chapter, _, question = label.removeprefix("quiz-").partition("-")
+    entry = quiz_key.get(chapter, {}).get(question)
+    if entry is None:
+        return False, f"not marked: {QUIZ_KEY} has no answer for this question"
+    if response is None:
+        return False, "not answered"
+    try:
+        return (True, "right") if quizzes.mark(entry, response) else (False, "not right yet")
+    except ValueError:
+        return False, f"not marked: the entry in {QUIZ_KEY} is malformed"
 
 
 @dataclass
@@ -539,6 +621,8 @@ def grade_with_messages(
     contained: bool | None = None,
     hide: tuple[Path, ...] = (),
     executed: Path | None = None,
+    unavailable: dict[str, list[str]] | None = None,
+    quiz_key: dict[str, dict[str, dict]] | None = None,
 ) -> tuple[dict[str, int], list[str], dict[str, str]]:
     """Grade one submission (``path``; ``None`` if missing) against its ``handout``.
 
@@ -548,7 +632,10 @@ def grade_with_messages(
     :class:`~companion.classroom.sandbox.Limits`), each cell within ``cell_timeout`` seconds and the
     notebook within ``timeout``; ``contained`` is whether bubblewrap is used (default: find out,
     and warn if not); ``hide`` are folders the kernel must not see. ``executed``, if given, is
-    where the executed notebook is written for the instructor to read.
+    where the executed notebook is written for the instructor to read. ``unavailable`` (label ->
+    dotted names of companion functions) lists what the student's cells may not call before
+    that exercise's check (:func:`own_code_guards`); ``quiz_key`` (chapter -> question id ->
+    answer) marks a graded quiz's recorded answers.
     """
     limits = sandbox.Limits() if limits is None else limits
     if contained is None:
@@ -571,11 +658,12 @@ def grade_with_messages(
             limits=limits,
             contained=contained,
             hide=hide,
+            guards=own_code_guards(nb, handout, unavailable or {}),
         )
     if executed is not None:
         executed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed)
-    records = _records(nb)
+    records = _records(nb, quiz_key)
     passed = {label: bool(records.get(label)) and all(ok for ok, _ in records[label]) for label in expected}
     scores = {label: int(ok) for label, ok in passed.items()}
     never = [label for label in expected if label not in records and not label.startswith("quiz-")]
@@ -604,6 +692,8 @@ def _grade_task(task: dict[str, Any]) -> Submission:
         contained=task["contained"],
         hide=task["hide"],
         executed=Path(task["executed"]) if task["executed"] else None,
+        unavailable=task["unavailable"],
+        quiz_key=task["quiz_key"],
     )
     relative = str(Path(task["path"]).relative_to(task["folder"])) if task["path"] else None
     if task["duplicates"]:
@@ -669,6 +759,8 @@ def grade(
         p.resolve()
         for p in (ROOT / "book", assignment, submissions, Path(out).parent, Path(executed or assignment))
     )
+    key_path = assignment / QUIZ_KEY
+    quiz_key = json.loads(key_path.read_text(encoding="utf-8")) if key_path.is_file() else {}
     found = find_submissions(spec, submissions)
     for relative, why in found.unmatched:
         (report or _warn)(f"not graded: {relative} ({why})")
@@ -693,6 +785,8 @@ def grade(
                     "limits": limits,
                     "contained": contained,
                     "hide": hide,
+                    "unavailable": spec.get("unavailable", {}),
+                    "quiz_key": quiz_key.get(student, {}),
                 }
             )
     results = list(_run_tasks(tasks, jobs, progress))
@@ -736,7 +830,9 @@ def _run_tasks(tasks: list[dict], jobs: int, progress: Callable[[str], None] | N
 def write_feedback(folder: Path | str, spec: dict[str, Any], results: list[Submission]) -> Path:
     """Write ``folder/<student>.md`` for every student (each notebook's exercises, their marks
     and what the check said; for a quiz, which questions were right) and ``folder/summary.md``
-    (per exercise: the mean mark, how many got it, the most common hints). Returns ``folder``."""
+    (per exercise: the mean mark, the distribution of marks, how many got full marks, the most
+    common hints) with its figure ``folder/summary.png`` (:func:`summary_figure`). Returns
+    ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     title = spec.get("assignment") or "the assignment"
@@ -770,7 +866,8 @@ def write_feedback(folder: Path | str, spec: dict[str, Any], results: list[Submi
             if r.notes:
                 lines += ["Notes:", "", *[f"- {note}" for note in r.notes], ""]
         (folder / f"{student}.md").write_text("\n".join(lines), encoding="utf-8")
-    (folder / "summary.md").write_text(_summary(spec, results), encoding="utf-8")
+    summary_figure(spec, results).savefig(folder / "summary.png")
+    (folder / "summary.md").write_text(_summary(spec, results, "summary.png"), encoding="utf-8")
     return folder
 
 
@@ -783,26 +880,42 @@ def _question(label: str) -> str:
 _CHAPTER = re.compile(r"^quiz-(\d\d_[a-z0-9_]+)-")
 
 
-def _summary(spec: dict[str, Any], results: list[Submission]) -> str:
-    """The class summary: per exercise, the mean mark, how many got it and the common hints."""
-    students = len(spec["students"])
-    labels = list(dict.fromkeys(label for r in results for label in r.scores))
-    lines = [f"# Class summary: {spec.get('assignment') or 'the assignment'}", ""]
+def _totals(spec: dict[str, Any], results: list[Submission]) -> dict[str, int]:
+    """Every student's points (hand marks aside)."""
     per_student: dict[str, int] = {e["student"]: 0 for e in spec["students"]}
     for r in results:
         per_student[r.student] += sum(v * points(spec, k) for k, v in r.scores.items())
-    totals = sorted(per_student.values())
+    return per_student
+
+
+def _marks(spec: dict[str, Any], results: list[Submission]) -> dict[str, list[int]]:
+    """Every exercise's marks, one per student, in book order."""
+    labels = list(dict.fromkeys(label for r in results for label in r.scores))
+    return {
+        label: [r.scores[label] * points(spec, label) for r in results if label in r.scores]
+        for label in labels
+    }
+
+
+def _summary(spec: dict[str, Any], results: list[Submission], figure: str | None = None) -> str:
+    """The class summary: per exercise the mean mark, the distribution of marks, how many got
+    full marks and the most common hints; ``figure`` is the file name of :func:`summary_figure`."""
+    students = len(spec["students"])
+    lines = [f"# Class summary: {spec.get('assignment') or 'the assignment'}", ""]
+    totals = sorted(_totals(spec, results).values())
     out_of = sum(points(spec, k) for r in results for k in r.scores) // max(1, students)
     submitted = len({r.student for r in results if r.file is not None})
     lines += [f"{submitted} of {students} students submitted. Points out of {out_of}: "
               f"median {totals[len(totals) // 2] if totals else 0}, lowest {totals[0] if totals else 0}, "
               f"highest {totals[-1] if totals else 0}.", ""]  # fmt: skip
+    if figure:
+        lines += [f"![Left, how many students scored each total out of {out_of} points; right, the share "
+                  f"of students with full marks on each exercise.]({figure})", ""]  # fmt: skip
     lines += [
-        "| Exercise | Points | Mean | Full marks | Most common hints |",
-        "| --- | --- | --- | --- | --- |",
+        "| Exercise | Points | Mean | Marks (points: students) | Full marks | Most common hints |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for label in labels:
-        marks = [r.scores[label] * points(spec, label) for r in results if label in r.scores]
+    for label, marks in _marks(spec, results).items():
         hints: dict[str, int] = {}
         for r in results:
             said = r.messages.get(label, "")
@@ -812,8 +925,38 @@ def _summary(spec: dict[str, Any], results: list[Submission]) -> str:
         text = "; ".join(f"{hint} ({count})" for hint, count in common).replace("|", "\\|").replace("\n", " ")
         mean = sum(marks) / len(marks) if marks else 0
         full = sum(m == points(spec, label) for m in marks)
-        lines.append(f"| `{label}` | {points(spec, label)} | {mean:.2f} | {full} of {len(marks)} | {text} |")
+        spread = ", ".join(f"{m}: {marks.count(m)}" for m in sorted(set(marks)))
+        lines.append(
+            f"| `{label}` | {points(spec, label)} | {mean:.2f} | {spread} | {full} of {len(marks)} | {text} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def summary_figure(spec: dict[str, Any], results: list[Submission]) -> Figure:
+    """The class summary's figure: a histogram of the students' points (left) and each
+    exercise's share of students with full marks (right; quiz questions as one bar per chapter)."""
+    from matplotlib.figure import Figure as MplFigure  # not pyplot: no backend, no display needed
+
+    from companion.plotting import COLORS, style_context
+
+    totals = list(_totals(spec, results).values())
+    out_of = sum(points(spec, k) for r in results for k in r.scores) // max(1, len(spec["students"]))
+    shares: dict[str, list[float]] = {}
+    for label, marks in _marks(spec, results).items():
+        name = f"quiz {label.split('-')[1][:2]}" if label.startswith("quiz-") else label
+        shares.setdefault(name, []).extend(m == points(spec, label) for m in marks)
+    with style_context():
+        fig = MplFigure(figsize=(9.6, max(3.2, 0.28 * len(shares) + 1.2)), layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
+        left.hist(
+            totals, bins=range(0, max(out_of, 1) + 2), color=COLORS["standard"], align="left", rwidth=0.9
+        )
+        left.set(xlabel=f"points (out of {out_of})", ylabel="students", title="Points per student")
+        names = list(shares)[::-1]
+        right.barh(names, [sum(shares[n]) / len(shares[n]) for n in names], color=COLORS["gru"])
+        right.set(xlim=(0, 1), xlabel="share with full marks", title="Full marks per exercise")
+        right.tick_params(axis="y", labelsize=8)
+    return fig
 
 
 def points(spec: dict[str, Any], label: str) -> int:

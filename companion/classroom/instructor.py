@@ -12,6 +12,8 @@ Commands (``--help`` on each gives every option; ``book/instructors.md`` shows t
     Execute the submissions, run their checks and write points per exercise per student.
 ``marks FOLDER GRADES.csv MARKS.csv --out FINAL.csv``
     Add the hand marks (pen-and-paper and open exercises) to the grades.
+``export GRADES.csv --lms canvas|moodle --name NAME --out FILE.csv``
+    The grades in the import format of a Canvas or Moodle gradebook.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from companion.classroom import assignments, grading, sandbox
+from companion.classroom import assignments, gradebook, grading, sandbox
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     marks.add_argument("grades", type=Path, help="the CSV 'grade' wrote")
     marks.add_argument("marks", type=Path, help="CSV with 'student' and a 'hand:<label>' column per exercise")
     marks.add_argument("--out", type=Path, required=True, help="the CSV to write")
+
+    export = commands.add_parser("export", help="the grades in a Canvas or Moodle gradebook's import format")
+    export.add_argument("grades", type=Path, help="the CSV 'grade' or 'marks' wrote")
+    export.add_argument("--lms", choices=gradebook.LMS, required=True, help="the gradebook to import into")
+    export.add_argument("--name", required=True, help="the assignment's name in the gradebook")
+    export.add_argument(
+        "--roster", type=Path, help="the roster, with the students' LMS identities (name, login, email, ...)"
+    )
+    export.add_argument("--out", type=Path, required=True, help="the CSV to write")
     return parser
 
 
@@ -102,13 +113,19 @@ def _points(pairs: list[str]) -> dict[str, int]:
 
 
 def exercise_table() -> str:
-    """One line per exercise: chapter, label, and whether a check grades it automatically."""
+    """One line per exercise: chapter, label, whether a check grades it automatically, and the
+    companion functions it must do without (see :func:`companion.classroom.exercises.check`)."""
+    import companion.classroom.checks  # noqa: F401  (registers every check)
+    from companion.classroom.exercises import UNAVAILABLE
+
     lines = []
     for path in sorted((assignments.ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         checked = {c.metadata["companion"]["exercise"] for c in nb.cells if assignments.role(c) == "check"}
         for label in assignments.exercise_labels(nb):
             how = "checked automatically" if label in checked else "graded by hand (pen and paper / open)"
+            if label in UNAVAILABLE:
+                how += f", on the student's own code (without {', '.join(UNAVAILABLE[label])})"
             lines.append(f"{path.stem:28} {label:34} {how}")
         if any(assignments.role(c) == "quiz" for c in nb.cells):
             lines.append(
@@ -141,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 points=_points(args.points),
             )
             print(f"Assignments written to {out}/<student>/; the grader reads {out / 'assignment.json'}")
+        elif args.command == "export":
+            out = gradebook.export_grades(
+                args.grades, args.out, lms=args.lms, assignment_name=args.name, roster=args.roster
+            )
+            print(f"Grades for {args.lms.capitalize()}'s gradebook import written to {out}")
         elif args.command == "marks":
             totals = grading.merge_marks(args.assignment, args.grades, args.marks, args.out)
             print(f"Hand marks merged for {len(totals)} students into {args.out}")

@@ -13,13 +13,23 @@ widget, the book (``nb_mime_priority_overrides`` in ``_config.yml``) the Markdow
 
 The registry ``misconceptions.yaml`` beside the quizzes lists the misconceptions of the course
 brief; a question that tests one names it in its ``misconception`` field.
+
+A graded quiz in an assignment is each student's own :func:`variant`: the options of every
+choice question shuffled and the numbers of every numeric question with ``vary`` drawn, by the
+student's seed. The student's check cell only :func:`record` s the answers; the key
+(:func:`key`) stays in the instructor's assignment folder, and the grader marks the answers
+with it (:func:`mark`), so nothing in the public package answers a student's quiz.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import math
 import numbers
+import operator
 import os
+import random
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +40,7 @@ import ipywidgets
 import yaml
 
 from companion.classroom.exercises import FEEDBACK_KEY
+from companion.validation import require_seed
 
 __all__ = [
     "QUIZ_DIR",
@@ -37,11 +48,16 @@ __all__ = [
     "Quiz",
     "anchor",
     "chapters",
+    "evaluate",
     "grade",
+    "key",
     "load",
+    "mark",
     "markdown",
     "misconceptions",
+    "record",
     "show",
+    "variant",
     "widget",
 ]
 
@@ -55,7 +71,12 @@ EDITION_ENV = "COMPANION_EDITION"
 class Question:
     """One question. ``answer`` is a bool (true-false), an index into ``choices`` (choice) or a
     number (numeric, accepted within ``tolerance``). ``section`` is the heading of the chapter
-    section that shows the answer; ``misconception`` an id from ``misconceptions.yaml`` or ``None``."""
+    section that shows the answer; ``misconception`` an id from ``misconceptions.yaml`` or ``None``.
+
+    A numeric question with ``vary`` has variants: ``vary`` holds each parameter's values (the
+    first are the book's), ``template`` the prompt with ``{{name}}`` (or ``{{name:.1f}}``)
+    placeholders and ``formula`` the answer as an expression of the parameters; ``prompt`` and
+    ``answer`` are the book's variant."""
 
     id: str
     kind: str
@@ -66,6 +87,9 @@ class Question:
     choices: tuple[str, ...] = ()
     tolerance: float = 0.0
     misconception: str | None = None
+    vary: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    template: str = ""
+    formula: str = ""
 
     def is_correct(self, response: Any) -> bool:
         """Whether ``response`` (bool, choice index, or number) answers this question."""
@@ -80,8 +104,8 @@ class Question:
         return (
             isinstance(response, numbers.Real)
             and not isinstance(response, bool)
-            and math.isfinite(response)
-            and abs(float(response) - float(self.answer)) <= self.tolerance
+            and math.isfinite(response)  # a hair of slack: 0.44 for 0.435 "to two decimals" passes
+            and abs(float(response) - float(self.answer)) <= self.tolerance * (1 + 1e-9) + 1e-12
         )
 
     def answer_text(self) -> str:
@@ -143,20 +167,113 @@ def _question(raw: object, where: str) -> Question:
                 raise _fail(where, f"a numeric question's {name} must be a number, got {value!r}")
         if tolerance <= 0:
             raise _fail(where, f"tolerance must be > 0, got {tolerance}")
+    vary, template, formula = _variation(raw, where, answer, tolerance)
     misconception = raw.get("misconception")
     if misconception is not None and misconception not in misconceptions():
         raise _fail(where, f"unknown misconception {misconception!r}; see misconceptions.yaml")
+    prompt = _render(template, {name: values[0] for name, values in vary}) if vary else raw["prompt"].strip()
     return Question(
         raw["id"],
         kind,
-        raw["prompt"].strip(),
+        prompt,
         answer,
         raw["explanation"].strip(),
         raw["section"].strip(),
         choices,
         float(tolerance),
         misconception,
+        vary,
+        template,
+        formula,
     )
+
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)(?::([^{}]*))?\}\}")
+_FUNCTIONS = {
+    "comb": math.comb, "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "ceil": math.ceil,
+    "floor": math.floor, "min": min, "max": max, "round": round, "abs": abs,
+}  # fmt: skip
+_OPERATORS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.USub: operator.neg, ast.UAdd: operator.pos,
+}  # fmt: skip
+
+
+def evaluate(formula: str, values: dict[str, float]) -> float:
+    """The value of ``formula``, an arithmetic expression of ``values``' names (numbers,
+    ``+ - * / // % **``, and the functions ``comb sqrt exp log ceil floor min max round abs``).
+
+    >>> evaluate("comb(4, 2) * p**2 * (1 - p)**2", {"p": 0.5})
+    0.375
+    """
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+
+    def value(node: ast.AST) -> Any:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, int | float)
+            and not isinstance(node.value, bool)
+        ):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in values:
+            return values[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.operand))
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS
+            and not node.keywords
+        ):
+            return _FUNCTIONS[node.func.id](*(value(a) for a in node.args))
+        raise ValueError(f"formula {formula!r} may not contain {ast.unparse(node)!r}")
+
+    try:
+        tree = ast.parse(formula, mode="eval")
+    except SyntaxError as error:
+        raise ValueError(f"formula {formula!r} is not an expression: {error.msg}") from None
+    return float(value(tree.body))
+
+
+def _render(template: str, values: dict[str, float]) -> str:
+    """``template`` with each ``{{name}}`` (``format(value, "g")``) or ``{{name:spec}}`` filled in."""
+    return _PLACEHOLDER.sub(lambda m: format(values[m[1]], m[2] or "g"), template)
+
+
+def _variation(raw: dict, where: str, answer: float, tolerance: float) -> tuple[tuple, str, str]:
+    """A numeric question's ``vary``, prompt template and ``formula``, validated (empty without
+    ``vary``): every list as long as the others and of numbers, every placeholder a parameter,
+    and the formula giving the book's ``answer`` on the first values."""
+    if "vary" not in raw and "formula" not in raw:
+        return (), "", ""
+    vary, formula, template = raw.get("vary"), raw.get("formula"), raw["prompt"].strip()
+    if raw["kind"] != "numeric":
+        raise _fail(where, "only a numeric question may have 'vary' and 'formula'")
+    if not isinstance(vary, dict) or not vary or not isinstance(formula, str):
+        raise _fail(where, "a question that varies needs 'vary' (name -> list of values) and 'formula'")
+    lengths = {len(v) if isinstance(v, list) else 0 for v in vary.values()}
+    if len(lengths) != 1 or min(lengths) < 2:
+        raise _fail(where, "every list in 'vary' must hold the same number (>= 2) of values")
+    for name, values in vary.items():
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+            raise _fail(where, f"vary[{name!r}] must be a list of numbers, got {values!r}")
+    placeholders = {m[1] for m in _PLACEHOLDER.finditer(template)}
+    if not placeholders <= set(vary) or not placeholders:
+        raise _fail(where, f"the prompt's placeholders {sorted(placeholders)} must name parameters of 'vary'")
+    variants = [{name: values[i] for name, values in vary.items()} for i in range(lengths.pop())]
+    try:
+        answers = [evaluate(formula, values) for values in variants]
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise _fail(where, f"formula: {error}") from None
+    if not all(math.isfinite(a) for a in answers) or abs(answers[0] - answer) > tolerance:
+        raise _fail(
+            where, f"formula {formula!r} gives {answers[0]:g} on the first values, not the answer {answer:g}"
+        )
+    return tuple((name, tuple(values)) for name, values in vary.items()), template, formula
 
 
 @cache
@@ -369,3 +486,113 @@ class QuizFeedback:
 def check(chapter: str, responses: dict[str, Any]) -> QuizFeedback:
     """The check cell of a quiz in an assignment: marks ``responses`` (see :func:`grade`)."""
     return QuizFeedback(grade(chapter, responses))
+
+
+# --- Graded quizzes: a variant per student, recorded in the notebook, marked by the grader ------
+
+
+def variant(quiz: Quiz, seed: int) -> Quiz:
+    """The student's own version of ``quiz``, drawn from ``seed`` (an int >= 0; the same seed
+    gives the same variant): each choice question's options in a shuffled order (``answer`` is
+    the correct option's new index), and each numeric question with ``vary`` at one of its
+    variants other than the book's (the first), its prompt and answer computed from them.
+    True-false questions stay as they are. Question ids do not change."""
+    if not isinstance(quiz, Quiz):
+        raise TypeError(f"quiz must be a companion.classroom.quiz.Quiz, got {type(quiz).__name__}")
+    seed = require_seed("seed", seed)
+    questions = []
+    for q in quiz.questions:
+        rng = random.Random(f"{seed}/{quiz.chapter}/{q.id}")  # a str seed: the same on every machine
+        if q.kind == "choice":
+            order = rng.sample(range(len(q.choices)), len(q.choices))
+            q = dataclasses.replace(
+                q, choices=tuple(q.choices[i] for i in order), answer=order.index(q.answer)
+            )
+        elif q.vary:
+            n = len(q.vary[0][1])
+            index = rng.randrange(1, n)
+            values = {name: options[index] for name, options in q.vary}
+            q = dataclasses.replace(q, prompt=_render(q.template, values), answer=evaluate(q.formula, values))
+        questions.append(q)
+    return Quiz(quiz.chapter, tuple(questions))
+
+
+def key(quiz: Quiz) -> dict[str, dict[str, Any]]:
+    """The answers of ``quiz`` (a student's :func:`variant`) by question id, as the instructor's
+    ``quiz_key.json`` holds them: ``{id: {"kind", "answer", "tolerance"}}``."""
+    if not isinstance(quiz, Quiz):
+        raise TypeError(f"quiz must be a companion.classroom.quiz.Quiz, got {type(quiz).__name__}")
+    return {q.id: {"kind": q.kind, "answer": q.answer, "tolerance": q.tolerance} for q in quiz.questions}
+
+
+def mark(entry: dict[str, Any], response: Any) -> bool:
+    """Whether ``response`` answers the question whose :func:`key` entry is ``entry``."""
+    if not isinstance(entry, dict) or entry.get("kind") not in KINDS or "answer" not in entry:
+        raise ValueError(f"entry must be a quiz key entry with 'kind' and 'answer', got {entry!r}")
+    question = Question(
+        "", entry["kind"], "", entry["answer"], "", "", tolerance=float(entry.get("tolerance", 0))
+    )
+    return question.is_correct(response)
+
+
+def _plain(response: Any) -> Any:
+    """A response as JSON can hold it: a bool, an int, a float, ``None``, or what it was, in words.
+    A NumPy scalar or a one-element tensor counts as its Python value."""
+    if not isinstance(response, numbers.Number | bool | None) and callable(getattr(response, "item", None)):
+        try:
+            response = response.item()
+        except (ValueError, RuntimeError, TypeError):
+            pass
+    if response is None or isinstance(response, bool):
+        return response
+    if isinstance(response, numbers.Integral):
+        return int(response)
+    if isinstance(response, numbers.Real):
+        return float(response) if math.isfinite(response) else repr(float(response))
+    return f"<{type(response).__name__}>"
+
+
+class QuizRecord:
+    """The check cell of a graded quiz: how many answers it recorded, for the student; the
+    answers, for the grader (who marks them with the key)."""
+
+    def __init__(self, records: list[dict[str, Any]]):
+        self.records = records
+
+    def __repr__(self) -> str:
+        given = sum(r["response"] is not None for r in self.records)
+        return (
+            f"Quiz: {given} of {len(self.records)} questions answered. Your answers are recorded; "
+            "the grader marks them."
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        return {"text/plain": repr(self)}, {FEEDBACK_KEY: self.records}
+
+
+def record(chapter: str, responses: dict[str, Any]) -> QuizRecord:
+    """The check cell of a graded quiz in an assignment: records ``responses`` (question id ->
+    bool / choice index / number) without marking them, since the key is not in the package.
+
+    Each record is ``{"exercise": "quiz-<chapter>-<id>", "correct": None, "response": ...,
+    "message": "recorded"}``; the grader fills in ``correct`` from the instructor's key.
+    """
+    quiz = load(chapter)
+    if not isinstance(responses, dict):
+        raise TypeError(
+            f"responses must be a dict from question id to answer, got {type(responses).__name__}"
+        )
+    unknown = set(responses) - {q.id for q in quiz.questions}
+    if unknown:
+        raise ValueError(f"responses has ids that are not questions of {chapter}: {sorted(unknown)}")
+    return QuizRecord(
+        [
+            {
+                "exercise": f"quiz-{chapter}-{q.id}",
+                "correct": None,
+                "response": _plain(responses.get(q.id)),
+                "message": "recorded",
+            }
+            for q in quiz.questions
+        ]
+    )

@@ -35,8 +35,15 @@ def _refuses_t(softmax):
     return candidate
 
 
+def _stable(z, T):
+    """The exercise's answer, written out (softmax_with_temperature is unavailable in the check)."""
+    if not T > 0:
+        raise ValueError(f"T must be > 0, got {T}")
+    return torch.softmax(z / T, dim=1)
+
+
 def test_check_softmax_accepts_a_stable_softmax_and_explains_failures():
-    feedback = check_softmax(softmax_with_temperature)
+    feedback = check_softmax(_stable)
     assert feedback.correct is True and feedback.exercise == "ex-distillation-stable"
     assert "T <= 0 is refused" in feedback.message
     naive = _refuses_t(lambda z, T: torch.exp(z / T) / torch.exp(z / T).sum(dim=1, keepdim=True))
@@ -49,9 +56,13 @@ def test_check_softmax_accepts_a_stable_softmax_and_explains_failures():
 
     def assert_on_t(z, T):
         assert T > 0
-        return softmax_with_temperature(z, T)
+        return torch.softmax(z / T, dim=1)
 
     not_yet(check_softmax(assert_on_t), "should raise ValueError", "raised AssertionError")
+    unavailable = "companion.distillation.softmax_with_temperature is unavailable in exercise"
+    not_yet(check_softmax(softmax_with_temperature), unavailable)  # the one-call answer
+    not_yet(check_softmax(lambda z, T: softmax_with_temperature(z, T)), unavailable, "your own code")
+    assert softmax_with_temperature(torch.zeros(1, 2), 1.0).tolist() == [[0.5, 0.5]], "restored after"
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,10 @@ from companion.classroom.checks.ch04_boundary_attack import check_accept, check_
 
 
 def test_check_accept_passes_the_rule_and_gives_hints_otherwise():
-    feedback = check_accept(accept)
+    feedback = check_accept(lambda labels, y, d_new, d: (labels != y) & (d_new < d))
     assert feedback.correct is True and feedback.exercise == "ex-boundary-accept"
+    refused = check_accept(accept)  # boundary.accept would answer it in one call: the check refuses it
+    assert refused.correct is False and "companion.boundary.accept is unavailable" in refused.message
     mistakes = [
         (lambda labels, y, d_new, d: labels != y, "never increase"),
         (lambda labels, y, d_new, d: d_new < d, "not adversarial"),

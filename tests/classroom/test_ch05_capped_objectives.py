@@ -40,6 +40,12 @@ def _without_case(message: str, c: float, kappa: float) -> str:
         (4.0, 0.5, lambda c, kappa: "1.5", "`capped_optimum(c, kappa)` must be a number"),
         (4.0, 0.5, lambda c, kappa: None, "returned None"),
         (1.0, 0.5, None, "`capped_optimum` is still None"),
+        (
+            4.0,
+            0.5,
+            lambda c, k: LinearToy((0.0,), (1.0,), -1.0).optimum(c, k),
+            "LinearToy.optimum is unavailable",
+        ),
     ],
 )
 def test_check_capped_optimum_hints_without_the_answer(c, kappa, answer, hint):
@@ -68,8 +74,14 @@ def test_checks_say_not_yet_to_an_unanswered_stub(check, answer, hint):
     assert feedback.correct is False and hint in feedback.message, feedback
 
 
+def _margin_term(logits, y):
+    """``Z_y - max_{i != y} Z_i``, written out: f6 and logit_margin are unavailable in the check."""
+    is_true = torch.nn.functional.one_hot(y, logits.shape[1]).bool()
+    return logits.gather(1, y[:, None]).squeeze(1) - logits.masked_fill(is_true, -torch.inf).max(dim=1).values
+
+
 def test_check_capped_f6_accepts_the_reference_and_catches_common_mistakes():
-    feedback = checks.check_capped_f6(f6)
+    feedback = checks.check_capped_f6(lambda logits, y, kappa: _margin_term(logits, y).clamp(min=-kappa))
     assert feedback.correct is True and feedback.exercise == "ex-capped-f6"
 
     def multiplied_mask(logits, y, kappa):
@@ -78,13 +90,13 @@ def test_check_capped_f6_accepts_the_reference_and_catches_common_mistakes():
         return torch.clamp(logits.gather(1, y[:, None]).squeeze(1) - best_other, min=-kappa)
 
     def uncapped(logits, y, kappa):
-        return f6(logits, y, capped=False)
+        return _margin_term(logits, y)
 
     def wrong_sign(logits, y, kappa):
-        return (-f6(logits, y, capped=False)).clamp(min=-kappa)
+        return (-_margin_term(logits, y)).clamp(min=-kappa)
 
     def floored_at_zero(logits, y, kappa):
-        return f6(logits, y, capped=False).clamp(min=0.0)
+        return _margin_term(logits, y).clamp(min=0.0)
 
     mistakes = [
         (multiplied_mask, "multiplying with a 0/1 mask"),
@@ -94,6 +106,8 @@ def test_check_capped_f6_accepts_the_reference_and_catches_common_mistakes():
         (lambda logits, y, kappa: logits, "shape (N,)"),
         (lambda logits, y, kappa: logits.tolist(), "got list"),
         (3, "must be a function"),
+        (f6, "companion.attacks.f6 is unavailable in exercise ex-capped-f6"),  # the one-call answer
+        (lambda logits, y, kappa: f6(logits, y, kappa), "asks for your own code"),  # wrapped
     ]
     for candidate, hint in mistakes:
         feedback = checks.check_capped_f6(candidate)

@@ -27,7 +27,7 @@ def _describe(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-@exercises.check("ex-boundary-accept")
+@exercises.check("ex-boundary-accept", unavailable=("companion.boundary.accept",))
 def check_accept(candidate: Callable[..., torch.Tensor] | None) -> str:
     """Check a student's ``accept(labels_new, y, d_new, d) -> (B,) bool`` against :func:`accept`.
 

@@ -165,7 +165,10 @@ def _sentence(error: Exception) -> str:
     return message[0].upper() + message[1:]
 
 
-@exercises.check("ex-probability-table")
+@exercises.check(
+    "ex-probability-table",
+    unavailable=("companion.probability.joint_distribution", "companion.probability.pair_table"),
+)
 def check_answer_table(answer: object, params: ExerciseParameters) -> str:
     """Exercise ``ex-probability-table``: the joint table of two independent bits with
     ``P(x_i = 1) = params.p[i]``, as a dict ``{"00": ..., "01": ..., "10": ..., "11": ...}``."""
@@ -197,7 +200,14 @@ def check_answer_table(answer: object, params: ExerciseParameters) -> str:
     raise exercises.NotYet(hint)
 
 
-@exercises.check("ex-probability-at-least-one")
+@exercises.check(
+    "ex-probability-at-least-one",
+    unavailable=(
+        "companion.probability.joint_distribution",
+        "companion.probability.pair_table",
+        "companion.probability.count_distribution",
+    ),
+)
 def check_answer_at_least_one(answer: object, params: ExerciseParameters) -> str:
     """Exercise ``ex-probability-at-least-one``: ``P(at least one of x_1, x_2 is 1)`` with
     ``P(x_i = 1) = params.p[i]``, a number."""
@@ -217,7 +227,10 @@ def check_answer_at_least_one(answer: object, params: ExerciseParameters) -> str
     raise exercises.NotYet(hint)
 
 
-@exercises.check("ex-probability-count")
+@exercises.check(
+    "ex-probability-count",
+    unavailable=("companion.probability.binomial_pmf", "companion.probability.count_distribution"),
+)
 def check_answer_count(answer: object, params: ExerciseParameters) -> str:
     """Exercise ``ex-probability-count``: ``[P(K = 0), ..., P(K = 5)]`` for the number of ones ``K``
     among 5 independent bits, each 1 with probability ``params.p_count``."""
@@ -244,7 +257,7 @@ def check_answer_count(answer: object, params: ExerciseParameters) -> str:
     raise exercises.NotYet(hint)
 
 
-@exercises.check("ex-probability-majority")
+@exercises.check("ex-probability-majority", unavailable=("companion.probability.majority_accuracy",))
 def check_answer_majority(answer: object, params: ExerciseParameters) -> str:
     """Exercise ``ex-probability-majority``: accuracy of a majority vote over 3 independent queries,
     each right with probability ``params.q``, a number."""
@@ -286,7 +299,15 @@ def _check_marginals(got: list[float], table: Table) -> None:
     )
 
 
-@exercises.check("ex-probability-independence")
+@exercises.check(
+    "ex-probability-independence",
+    unavailable=(
+        "companion.probability.marginals",
+        "companion.probability.covariance",
+        "companion.probability.independence_gap",
+        "companion.probability.is_independent",
+    ),
+)
 def check_answer_independence(
     marginals: object, cov: object, independent: object, params: ExerciseParameters
 ) -> str:
