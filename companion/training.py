@@ -80,8 +80,8 @@ class History:
     """What :func:`train` measured, one entry per epoch."""
 
     loss: list[float] = field(default_factory=list)  # mean training loss of the epoch
-    train_accuracy: list[float] = field(default_factory=list)  # empty for soft labels
-    test_accuracy: list[float] = field(default_factory=list)  # empty without a test set
+    train_accuracy: list[float] = field(default_factory=list)  # empty for soft labels, or unrecorded
+    test_accuracy: list[float] = field(default_factory=list)  # empty without a test set, or unrecorded
     seconds: float = 0.0  # wall time of the whole run
 
 
@@ -158,6 +158,7 @@ def train(
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
     device: torch.device | None = None,
+    record_accuracy: bool = True,
 ) -> History:
     """Train ``model`` in place with minibatches; return the per-epoch history.
 
@@ -182,6 +183,9 @@ def train(
         Where to train; defaults to the model's own device (the CPU for every model of the
         course, so the numbers match the book on any machine). Pass
         :func:`~companion.runtime.default_device` to train on a GPU when one is present.
+    record_accuracy : bool
+        Record the training (and test) accuracy after every epoch, one pass over each set;
+        False records only the loss, for runs that show no learning curve.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -197,6 +201,8 @@ def train(
         require_labels("y", y)
     if (x_test is None) != (y_test is None):
         raise ValueError("x_test and y_test must be given together")
+    if not isinstance(record_accuracy, bool):
+        raise TypeError(f"record_accuracy must be a bool, got {type(record_accuracy).__name__}")
 
     home = _device_of(model)
     device = device or home
@@ -220,9 +226,9 @@ def train(
                     total += loss.item() * len(x_b)
                     count += len(x_b)
                 history.loss.append(total / count)
-                if hard_labels:
+                if hard_labels and record_accuracy:
                     history.train_accuracy.append(accuracy(model, x, y))
-                if x_test is not None:
+                if x_test is not None and record_accuracy:
                     history.test_accuracy.append(accuracy(model, x_test, y_test))
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
@@ -250,13 +256,15 @@ def train_classifier(
     config: TrainConfig = TrainConfig(),
     *,
     loss_fn: LossFn = cross_entropy_loss,
+    record_accuracy: bool = True,
     **model_kwargs,
 ) -> tuple[nn.Module, History]:
     """Build a shared digits classifier with seeded weights and train it.
 
     The initial weights are drawn from ``config.seed`` without touching the
     global random state, so the same config always gives the same model.
-    Returns the trained model (in eval mode) and its history.
+    Returns the trained model (in eval mode) and its history; ``record_accuracy`` goes to
+    :func:`train`.
     """
     if not isinstance(data, Digits):
         raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
@@ -271,5 +279,6 @@ def train_classifier(
         loss_fn=loss_fn,
         x_test=data.x_test,
         y_test=data.y_test,
+        record_accuracy=record_accuracy,
     )
     return model.eval(), history

@@ -78,6 +78,24 @@ def test_train_restores_the_models_mode_and_records_test_accuracy(digits):
     assert not model.training and len(history.test_accuracy) == 1 and history.seconds > 0
 
 
+def test_train_without_recording_accuracy_trains_the_same_weights(digits):
+    """record_accuracy=False only skips the per-epoch accuracy passes: same weights, loss kept."""
+    runs = {}
+    for record in (True, False):
+        model = seeded_model("mlp", seed=0)
+        history = train(
+            model, digits.x_train, digits.y_train, TrainConfig(epochs=2), x_test=digits.x_test,
+            y_test=digits.y_test, record_accuracy=record,
+        )  # fmt: skip
+        runs[record] = model, history
+    (with_acc, h_with), (without, h_without) = runs[True], runs[False]
+    assert all(torch.equal(a, b) for a, b in zip(with_acc.parameters(), without.parameters(), strict=True))
+    assert h_without.loss == h_with.loss and len(h_with.test_accuracy) == 2
+    assert h_without.train_accuracy == [] and h_without.test_accuracy == []
+    with pytest.raises(TypeError, match="record_accuracy must be a bool, got int"):
+        train(MLP(), digits.x_train, digits.y_train, TrainConfig(epochs=1), record_accuracy=1)
+
+
 def test_predict_logits_and_accuracy(trained_mlp, digits):
     model, history = trained_mlp
     logits = predict_logits(model, digits.x_test, batch_size=7)
