@@ -58,6 +58,7 @@ import random
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ from torch import nn
 from companion.attacks import AttackResult, fgsm, pgd
 from companion.boundary import boundary_attack, labels_of
 from companion.data import Digits
-from companion.runtime import Seed, generator
+from companion.runtime import Seed, generator, progress
 from companion.training import (
     History,
     LossFn,
@@ -118,6 +119,7 @@ __all__ = [
 ]
 
 MODEL_NAMES = ("standard", "fgsm", "pgd")  # keys of companion.plotting.COLORS too
+EVAL_STEPS, EVAL_RESTARTS = 20, 5  # the evaluation's PGD (Madry et al.: up to 100 steps, 20 restarts)
 LABELS = {"standard": "standard", "fgsm": "FGSM-AT", "pgd": "PGD-AT"}
 
 
@@ -128,8 +130,8 @@ class Setup:
     eps: float = 0.2  # L-inf training budget (Madry et al.: 0.3 on 28x28 MNIST)
     fgsm_alpha: float = 0.5  # weight of the clean loss in FGSM training (Goodfellow et al.: 0.5)
     train_steps: int = 7  # PGD steps per batch in PGD training (Madry et al.: 40 of 0.01)
-    eval_steps: int = 20  # PGD steps in evaluation (Madry et al.: up to 100)
-    eval_restarts: int = 5  # random restarts in evaluation (Madry et al.: up to 20)
+    eval_steps: int = EVAL_STEPS  # PGD steps in evaluation (Madry et al.: up to 100)
+    eval_restarts: int = EVAL_RESTARTS  # random restarts in evaluation (Madry et al.: up to 20)
     epochs: int = 100  # Adam 1e-3, batch 64, as in companion.training.TrainConfig
     eps_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # the curve's eps
     seed: int = 0  # initial weights, batch order and PGD's random starts
@@ -300,13 +302,18 @@ def train_models(
 
     Every model starts from the same seeded weights and sees the same batch order, so they differ
     only in the loss. Returns ``{name: (model, history)}``; ``history.seconds`` is the training
-    time (with the per-epoch accuracy bookkeeping of the loop, the same for every model).
+    time. The loop records only the loss per epoch (``record_accuracy=False``: the chapter shows
+    no learning curve), so the time is the training's own.
     """
     hooks = training_hooks(setup)
     unknown = [name for name in names if name not in hooks]
     if unknown or not names:
         raise ValueError(f"names must be a non-empty selection of {list(MODEL_NAMES)}, got {list(names)}")
-    return {name: train_classifier(data, "mlp", setup.train_config, loss_fn=hooks[name]) for name in names}
+    config = setup.train_config
+    return {
+        name: train_classifier(data, "mlp", config, loss_fn=hooks[name], record_accuracy=False)
+        for name in names
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,8 +327,8 @@ def pgd_evaluation(
     y: torch.Tensor,
     eps: float,
     *,
-    steps: int = 20,
-    restarts: int = 5,
+    steps: int = EVAL_STEPS,
+    restarts: int = EVAL_RESTARTS,
     seed: Seed = 0,
 ) -> AttackResult:
     """The evaluation attack: ``companion.attacks.pgd`` with ``restarts`` random starts and
@@ -347,8 +354,8 @@ def robust_accuracy(
     y: torch.Tensor,
     eps: float,
     *,
-    steps: int = 20,
-    restarts: int = 5,
+    steps: int = EVAL_STEPS,
+    restarts: int = EVAL_RESTARTS,
     seed: Seed = 0,
 ) -> float:
     """Share of samples still classified correctly after :func:`pgd_evaluation`, in [0, 1].
@@ -427,15 +434,13 @@ def evaluate(
 ) -> Evaluation:
     """PGD accuracy of every model at every ``setup.eps_grid`` value; FGSM accuracy at ``setup.eps``."""
     require_models("models", models)
-    robust = {
-        name: [
-            robust_accuracy(
-                model, x, y, eps, steps=setup.eval_steps, restarts=setup.eval_restarts, seed=setup.seed
-            )
-            for eps in setup.eps_grid
-        ]
-        for name, model in models.items()
-    }
+    steps, restarts = setup.eval_steps, setup.eval_restarts
+    robust = {name: [] for name in models}
+    runs = [(name, eps) for name in models for eps in setup.eps_grid]
+    for name, eps in progress(runs, desc="PGD evaluation", unit="attack"):
+        robust[name].append(
+            robust_accuracy(models[name], x, y, eps, steps=steps, restarts=restarts, seed=setup.seed)
+        )
     fgsm_acc = {name: fgsm_accuracy(model, x, y, setup.eps) for name, model in models.items()}
     return Evaluation(tuple(setup.eps_grid), robust, fgsm_acc, setup.eps)
 
@@ -546,8 +551,9 @@ def sanity_checks(
        grey) it must be 0;
     4. a gradient-free attack (:func:`gradient_free_accuracy`) must not beat PGD.
 
-    ``seed`` goes to every attack. Returns a :class:`SanityReport`; ``report.problems()`` lists
-    failures, ``print(report)`` shows everything.
+    ``seed`` goes to every attack; an attack two checks share (PGD of the defaults at ``eps``,
+    when it is one of the ``strengths``) runs once. Returns a :class:`SanityReport`;
+    ``report.problems()`` lists failures, ``print(report)`` shows everything.
     """
     require_attack_inputs(model, x, y, module=True, nonempty=True)
     eps = require_positive("eps", eps)
@@ -557,16 +563,22 @@ def sanity_checks(
     require_probability("tolerance", tolerance)
     if not strengths:
         raise ValueError("strengths must hold at least one (steps, restarts) pair, got none")
-    strength = [
-        (steps, restarts, robust_accuracy(model, x, y, eps, steps=steps, restarts=restarts, seed=seed))
-        for steps, restarts in strengths
-    ]
+    budgets = (eps / 2, eps, large_eps)
+    # Every attack once: a dict keyed by (eps, steps, restarts) runs the budget check's PGD at
+    # eps only once when it is also one of the strengths.
+    jobs: dict = {
+        run: partial(robust_accuracy, model, x, y, run[0], steps=run[1], restarts=run[2], seed=seed)
+        for run in [(eps, *pair) for pair in strengths] + [(e, EVAL_STEPS, EVAL_RESTARTS) for e in budgets]
+    }
+    jobs["fgsm"] = partial(fgsm_accuracy, model, x, y, eps)
+    jobs["boundary"] = partial(gradient_free_accuracy, model, x, y, eps, steps=boundary_steps, seed=seed)
+    done = {key: job() for key, job in progress(jobs.items(), desc="sanity checks", unit="attack")}
     return SanityReport(
         eps=eps,
-        strength=strength,
-        fgsm_accuracy=fgsm_accuracy(model, x, y, eps),
-        budgets=[(e, robust_accuracy(model, x, y, e, seed=seed)) for e in (eps / 2, eps, large_eps)],
-        gradient_free_accuracy=gradient_free_accuracy(model, x, y, eps, steps=boundary_steps, seed=seed),
+        strength=[(steps, restarts, done[eps, steps, restarts]) for steps, restarts in strengths],
+        fgsm_accuracy=done["fgsm"],
+        budgets=[(e, done[e, EVAL_STEPS, EVAL_RESTARTS]) for e in budgets],
+        gradient_free_accuracy=done["boundary"],
         tolerance=tolerance,
     )
 
@@ -802,7 +814,7 @@ def autoattack(
         clip_values=(0.0, 1.0),
         device_type="cpu",
     )
-    for name in setup.attacks:
+    for name in progress(setup.attacks, desc="AutoAttack", unit="attack"):
         robust = result.worst_case.clone()
         index = robust.nonzero().flatten()
         if len(index):
@@ -828,8 +840,8 @@ def pgd_robustness(
     y: torch.Tensor,
     eps: float,
     *,
-    steps: int = 20,
-    restarts: int = 5,
+    steps: int = EVAL_STEPS,
+    restarts: int = EVAL_RESTARTS,
     seed: Seed = 0,
 ) -> Robustness:
     """Per-example robustness under :func:`pgd_evaluation` (``"clean"`` and ``"pgd"``)."""

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from companion.models import eval_mode
-from companion.runtime import Seed, generator
+from companion.runtime import Seed, generator, progress
 from companion.validation import (
     require_attack_inputs,
     require_labels,
@@ -155,7 +155,10 @@ def pgd(
         Start from ``x + U(-eps, eps)`` (clipped to [0, 1]) instead of ``x``.
     restarts : int
         Independent random starts; per sample we keep the first start that
-        fools the model, else the one with the highest loss.
+        fools the model, else the one with the highest loss. A later start
+        runs only on the samples no earlier one fooled (what it finds on the
+        others would be discarded); every start still draws noise for all
+        ``N`` samples, so the starts do not depend on which samples are left.
     loss : callable
         ``loss(logits, y) -> (N,)``, increased by the attack. Defaults to the
         stable cross-entropy on logits.
@@ -167,8 +170,11 @@ def pgd(
     -------
     AttackResult
         ``adversarial`` in [0, 1] with ``||adversarial - x||_inf <= eps``;
-        ``queries`` = ``restarts * (steps + 1) + 1``: each restart's steps and the
-        check of where it ended, then one last check of the returned points.
+        ``queries``, the model calls per sample: ``steps`` for each start it was
+        attacked from (``restarts``, or fewer when an earlier start fooled the
+        model), a check of where each start ended when there are several to
+        compare, and one last check of the returned points: ``steps + 1`` with
+        one start, ``r * (steps + 1) + 1`` after ``r`` of several.
     """
     g = generator(seed)
     require_attack_inputs(model, x, y)
@@ -183,30 +189,38 @@ def pgd(
     best = x.clone()
     best_loss = torch.full((len(x),), -torch.inf, device=x.device)
     best_success = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    starts = torch.zeros(len(x), dtype=torch.int64, device=x.device)  # (N,) starts per sample
     with eval_mode(model):
         for _ in range(restarts):
-            x_adv = x.clone()
-            if random_start:
-                noise = torch.rand(x.shape, generator=g).to(x.device) * 2 - 1  # U(-1, 1)
-                x_adv = (x + eps * noise).clamp(0, 1)
+            if random_start:  # U(-1, 1), drawn for all N samples
+                noise = torch.rand(x.shape, generator=g).to(x.device) * 2 - 1
+            left = (~best_success).nonzero().flatten()  # (M,) samples no earlier start fooled
+            if not len(left):
+                break
+            x_r, y_r = (x, y) if len(left) == len(x) else (x[left], y[left])
+            x_adv = (x_r + eps * noise[left]).clamp(0, 1) if random_start else x_r.clone()
             for _ in range(steps):
-                gradient = input_gradient(model, x_adv, y, loss)
+                gradient = input_gradient(model, x_adv, y_r, loss)
                 # A loss computed from saturated probabilities can give NaN (0 * inf): no direction.
                 gradient = torch.nan_to_num(gradient, nan=0.0)
                 x_adv = x_adv + alpha * gradient.sign()  # ascent step
-                x_adv = x + (x_adv - x).clamp(-eps, eps)  # project onto the eps-ball
+                x_adv = x_r + (x_adv - x_r).clamp(-eps, eps)  # project onto the eps-ball
                 x_adv = x_adv.clamp(0, 1)  # clip to the box
+            starts[left] += 1
+            if restarts == 1:  # a single start has nothing to be compared with: it is the result
+                best = x_adv
+                break
             with torch.no_grad():
                 logits = model(x_adv)
-                fooled = logits.argmax(dim=1) != y
-                value = loss(logits, y)
-            # Keep this restart where it fools and no earlier one did, or where nothing
-            # fools yet and its loss is higher.
-            better = (fooled & ~best_success) | (~fooled & ~best_success & (value > best_loss))
-            best[better], best_loss[better] = x_adv[better], value[better]
-            best_success |= fooled
+                fooled = logits.argmax(dim=1) != y_r
+                value = loss(logits, y_r)
+            # Keep this start where it fools, else where its loss is higher.
+            better = fooled | (value > best_loss[left])
+            best[left[better]], best_loss[left[better]] = x_adv[better], value[better]
+            best_success[left[fooled]] = True
         success = _predict(model, best) != y
-    queries = torch.full((len(x),), restarts * (steps + 1) + 1, dtype=torch.int64)
+    checks = starts if restarts > 1 else torch.zeros_like(starts)  # where each start ended
+    queries = (starts * steps + checks + 1).cpu()
     return AttackResult(adversarial=best, success=success, queries=queries)
 
 
@@ -281,8 +295,13 @@ def logit_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"logits must have at least 2 classes for a margin, got shape {tuple(logits.shape)}")
     require_labels("y", y, num_classes=logits.shape[1])
     require_same_length("logits", logits, "y", y)
+    return _margin(logits, y, F.one_hot(y, logits.shape[1]).bool())
+
+
+def _margin(logits: torch.Tensor, y: torch.Tensor, is_true: torch.Tensor) -> torch.Tensor:
+    """:func:`logit_margin` without the checks, given the ``(N, K)`` bool mask of the true classes."""
     Z_y = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
-    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)  # (N, K)
+    others = logits.masked_fill(is_true, -torch.inf)  # (N, K)
     return others.max(dim=1).values - Z_y
 
 
@@ -333,7 +352,7 @@ def _require_logits(logits: object, n: int) -> None:
         )
 
 
-def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best):
+def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best, desc="C&W"):
     """One Adam run of C&W's objective at fixed per-sample ``c`` ``(N,)``, starting from ``x' = x``.
 
     Returns the point (final iterate, or with ``keep_best`` the smallest-L2 one
@@ -344,13 +363,15 @@ def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best):
     optimizer = torch.optim.Adam([w], lr=lr)
     best, best_l2 = x.clone(), torch.full((len(x),), torch.inf)
     l2_history, margin_history = [], []
-    for step in range(steps + 1):  # the last pass only evaluates the final iterate
+    for step in progress(range(steps + 1), desc=desc, unit="step"):  # the last only evaluates
         x_adv = _to_x(w)  # (N, ...) in (0, 1)
         logits = model(x_adv)  # (N, K)
         if step == 0:
             _require_logits(logits, len(x))
+            is_true = F.one_hot(y, logits.shape[1]).bool()  # (N, K), for the margin
         distance = (x_adv - x).flatten(1).pow(2).sum(dim=1)  # ||delta||_2^2, (N,)
-        l2, margin = distance.detach().sqrt(), logit_margin(logits, y).detach()
+        margin_graph = _margin(logits, y, is_true)  # logit_margin, (N,), with its graph
+        l2, margin = distance.detach().sqrt(), margin_graph.detach()
         if keep_best:
             better = (margin > kappa) & (l2 < best_l2)
             best[better], best_l2[better] = x_adv.detach()[better], l2[better]
@@ -358,7 +379,8 @@ def _cw_minimise(model, x, y, c, kappa, steps, capped, lr, keep_best):
             break
         l2_history.append(l2)
         margin_history.append(margin)
-        loss = distance + c * f6(logits, y, kappa, capped)  # (N,): the samples are independent
+        goal = (-margin_graph).clamp(min=-kappa) if capped else -margin_graph  # f6(x'), (N,)
+        loss = distance + c * goal  # (N,): the samples are independent
         (w.grad,) = torch.autograd.grad(loss.sum(), w)  # only w: the model's .grad stays untouched
         optimizer.step()
     if keep_best:
@@ -464,9 +486,10 @@ def carlini_wagner_l2(
     best, best_l2, best_found = x.clone(), torch.full((n,), torch.inf), torch.zeros(n, dtype=torch.bool)
     l2_history, margin_history = [], []
     with eval_mode(model):
-        for _ in range(search_steps):
+        for i in range(search_steps):
+            desc = "C&W" if search_steps == 1 else f"C&W, search step {i + 1}/{search_steps}"
             point, found, l2, l2s, margins = _cw_minimise(
-                model, x, y, c_n, kappa, steps, capped, lr, keep_best
+                model, x, y, c_n, kappa, steps, capped, lr, keep_best, desc=desc
             )
             l2_history.append(l2s)
             margin_history.append(margins)

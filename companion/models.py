@@ -110,13 +110,14 @@ def preserve_modes(model) -> Iterator[None]:
         yield
     finally:
         for module, training in modes:
-            module.training = training
+            if module.training != training:  # setting it costs a module's __setattr__
+                module.training = training
 
 
 @contextmanager
 def eval_mode(model) -> Iterator[None]:
     """Evaluate ``model`` in eval mode inside the block; every module's mode is restored after."""
     with preserve_modes(model):
-        if isinstance(model, nn.Module):
-            model.eval()
+        if isinstance(model, nn.Module) and any(m.training for m in model.modules()):
+            model.eval()  # a model already in eval mode (every query of an attack) is left alone
         yield

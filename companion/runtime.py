@@ -56,7 +56,8 @@ def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
 
     Notes
     -----
-    ``torch.use_deterministic_algorithms(True, warn_only=True)`` makes torch
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` (its eager part:
+    see :func:`_use_deterministic_algorithms`) makes torch
     pick deterministic kernels where they exist and warn (not fail) where they
     do not. On the CPU every operation this course uses is deterministic.
     """
@@ -68,10 +69,24 @@ def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding the legacy global generator is the point
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _use_deterministic_algorithms()
     # cuBLAS needs this for deterministic matrix products on the GPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return generator(seed)
+
+
+def _use_deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without its import of the compiler.
+
+    torch's function also sets ``torch._inductor.config.deterministic``, and importing that
+    module costs about a second of every chapter's start; the course never compiles a model, so
+    we set the eager flag alone when torch exposes it, and call the public function otherwise.
+    """
+    set_eager_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_eager_flag is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        set_eager_flag(True, warn_only=True)
 
 
 def generator(seed: Seed, name: str = "seed") -> torch.Generator:

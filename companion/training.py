@@ -313,16 +313,21 @@ def train_classifier(
     config: TrainConfig = TrainConfig(),
     *,
     loss_fn: LossFn = cross_entropy_loss,
+    record_accuracy: bool = True,
     **model_kwargs,
 ) -> tuple[nn.Module, History]:
     """Build a shared digits classifier with seeded weights and train it.
 
     The initial weights are drawn from ``config.seed`` without touching the
     global random state, so the same config always gives the same model.
-    Returns the trained model (in eval mode) and its history.
+    Returns the trained model (in eval mode) and its history. ``record_accuracy=False`` records
+    only the loss: :func:`train` gets ``train_accuracy=False`` and no test set, so no epoch ends
+    with an evaluation pass (the weights are the same).
     """
     if not isinstance(data, Digits):
         raise TypeError(f"data must be companion.data.Digits, got {type(data).__name__}")
+    if not isinstance(record_accuracy, bool):
+        raise TypeError(f"record_accuracy must be a bool, got {type(record_accuracy).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     model = seeded_model(model_name, config.seed, **model_kwargs)
@@ -332,7 +337,8 @@ def train_classifier(
         data.y_train,
         config,
         loss_fn=loss_fn,
-        x_test=data.x_test,
-        y_test=data.y_test,
+        x_test=data.x_test if record_accuracy else None,
+        y_test=data.y_test if record_accuracy else None,
+        train_accuracy=record_accuracy,
     )
     return model.eval(), history

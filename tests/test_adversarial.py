@@ -122,6 +122,16 @@ def test_sanity_checks_pass_on_the_pgd_trained_model(models, sanity_subset):
     assert "all checks passed" in str(report)
 
 
+def test_sanity_checks_run_each_attack_once(models, sanity_subset, monkeypatch):
+    """The budget check's PGD at eps is the strength (20, 5): it is run once and used twice."""
+    calls, run = [], adv.robust_accuracy
+    monkeypatch.setattr(adv, "robust_accuracy", lambda *a, **k: calls.append((a[3], k)) or run(*a, **k))
+    x, y = sanity_subset[0][:20], sanity_subset[1][:20]
+    report = adv.sanity_checks(models["pgd"], x, y, 0.2, strengths=((7, 1), (20, 5)), boundary_steps=10)
+    assert len(calls) == 2 + 2  # two strengths, then the budgets eps / 2 and 0.5
+    assert report.budgets[1][1] == report.strength[1][2]
+
+
 def test_sanity_checks_catch_a_gradient_masking_defence(models, sanity_subset):
     """Rounding the input hides the gradient: PGD fails, the checks say so, BPDA breaks it again."""
     masked = adv.RoundedInput(models["standard"])
@@ -486,7 +496,7 @@ def test_the_autoattack_table_shows_standard_errors_and_seeds(tmp_path):
         name: {
             "0.2": {
                 "clean": 0.96, "fgsm": 0.6, "pgd": 0.5, "autoattack": 0.48, "worst_case": 0.48,
-                "broken_by_autoattack_only": 9,
+                "broken_by_autoattack_only": 9, "broken_by_pgd_only": 3,
             }
         }
         for name in adv.MODEL_NAMES
@@ -494,6 +504,9 @@ def test_the_autoattack_table_shows_standard_errors_and_seeds(tmp_path):
     results = {"n": 450, "eps": [0.2], "seeds": {"0": rows, "1": rows}}
     table = figures.format_autoattack_table(results, 0.2)
     assert "0.480 +- 0.024" in table and "PGD-AT" in table and "mean 0.480" in table
+    assert table.splitlines()[0].split()[-4:] == ["AA", "only", "PGD", "only"]
+    pgd_row = next(line for line in table.splitlines() if line.split()[0] == "PGD-AT")
+    assert pgd_row.split()[-2:] == ["9", "3"]  # AA only, PGD only
     with pytest.raises(ValueError, match="seed must be one of"):
         figures.format_autoattack_table(results, 0.2, seed="7")
     with pytest.raises(ValueError, match="eps must be one of"):

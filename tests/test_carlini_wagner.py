@@ -209,7 +209,7 @@ def test_binary_search_over_c_brackets_each_samples_threshold(monkeypatch):
     thresholds = torch.tensor([0.35, 50.0, float("inf")])
     tried = []
 
-    def stub(model, x, y, c, kappa, steps, capped, lr, keep_best):
+    def stub(model, x, y, c, kappa, steps, capped, lr, keep_best, desc):
         tried.append(c.clone())
         found = c >= thresholds
         point = (x + 1e-3 * c[:, None]).clamp(0, 1)  # the larger c, the farther

@@ -54,3 +54,25 @@ def test_eval_mode_restores_every_submodule_not_only_the_outer_one():
     predict_logits(wrapper, x)
     pgd(wrapper, x, y, eps=0.1, alpha=0.05, steps=1)
     assert wrapper.training and not inner.training
+
+
+def test_eval_mode_leaves_a_model_already_in_eval_mode_alone():
+    """No module's mode is set when nothing changes: an attack queries a model thousands of times."""
+    from companion.models import eval_mode
+
+    calls = []
+
+    class Counting(MLP):
+        def train(self, mode=True):
+            calls.append(mode)
+            return super().train(mode)
+
+    model = Counting().eval()
+    calls.clear()
+    with eval_mode(model):
+        assert not model.training
+    assert calls == [] and not model.training
+    model.train()
+    with eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert calls == [True, False] and all(m.training for m in model.modules())

@@ -24,6 +24,7 @@ def test_seed_everything_repeats_python_numpy_and_torch():
 def test_seed_everything_asks_for_deterministic_algorithms():
     companion.seed_everything(0)
     assert torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()  # warn, do not fail
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,20 @@ def test_train_without_training_accuracy_takes_the_same_steps(digits):
         assert torch.equal(p, q)
 
 
+def test_train_classifier_without_recording_accuracy_trains_the_same_weights(digits):
+    """record_accuracy=False only skips the per-epoch accuracy passes: same weights, loss kept."""
+    runs = {
+        record: train_classifier(digits, "mlp", TrainConfig(epochs=2), record_accuracy=record)
+        for record in (True, False)
+    }
+    (with_acc, h_with), (without, h_without) = runs[True], runs[False]
+    assert all(torch.equal(a, b) for a, b in zip(with_acc.parameters(), without.parameters(), strict=True))
+    assert h_without.loss == h_with.loss and len(h_with.test_accuracy) == 2
+    assert h_without.train_accuracy == [] and h_without.test_accuracy == []
+    with pytest.raises(TypeError, match="record_accuracy must be a bool, got int"):
+        train_classifier(digits, "mlp", TrainConfig(epochs=1), record_accuracy=1)
+
+
 def test_predict_logits_and_accuracy(trained_mlp, digits):
     model, history = trained_mlp
     logits = predict_logits(model, digits.x_test, batch_size=7)

@@ -168,8 +168,8 @@ def format_autoattack_table(results: Mapping, eps: float, seed: str = "0") -> st
 
     One row per model of training seed ``seed``: clean, FGSM, PGD, AutoAttack and worst-case
     accuracy (robust to every attack), each with its binomial standard error (``+-``), and the
-    digits only AutoAttack broke; then, when the file holds several seeds, the worst case's mean
-    and range over them.
+    per-example comparison of the two: the digits only AutoAttack broke and those only PGD
+    broke; then, when the file holds several seeds, the worst case's mean and range over them.
     """
     if not isinstance(results, Mapping) or "seeds" not in results or "n" not in results:
         raise TypeError("results must be what companion.adversarial.autoattack_results returns")
@@ -180,13 +180,13 @@ def format_autoattack_table(results: Mapping, eps: float, seed: str = "0") -> st
     if any(key not in rows for rows in rows_of.values()):
         raise ValueError(f"eps must be one of {results['eps']}, got {eps}")
     cell = lambda a: f"{a:.3f} +- {standard_error(a, n):.3f}"  # noqa: E731
-    header = ["model", *AUTOATTACK_COLUMNS.values(), "worst case", "AA only"]
+    header = ["model", *AUTOATTACK_COLUMNS.values(), "worst case", "AA only", "PGD only"]
     rows = [header]
     for name, by_eps in rows_of.items():
         row = by_eps[key]
         rows.append(
             [LABELS.get(name, name), *(cell(row[c]) for c in AUTOATTACK_COLUMNS), cell(row["worst_case"])]
-            + [str(row["broken_by_autoattack_only"])]
+            + [str(row["broken_by_autoattack_only"]), str(row["broken_by_pgd_only"])]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
