@@ -45,6 +45,7 @@ __all__ = [
     "TrainConfig",
     "accuracy",
     "correct_predictions",
+    "mcnemar_p_value",
     "cross_entropy_loss",
     "paired_comparison",
     "predict_logits",
@@ -193,9 +194,27 @@ def paired_comparison(correct_a: torch.Tensor, correct_b: torch.Tensor) -> Paire
         raise ValueError("correct_a and correct_b must hold at least one sample, got 0")
     only_a = int((correct_a & ~correct_b).sum())
     only_b = int((correct_b & ~correct_a).sum())
+    return PairedComparison(only_a, only_b, mcnemar_p_value(only_a, only_b))
+
+
+def mcnemar_p_value(only_a: int, only_b: int) -> float:
+    """The exact two-sided McNemar p-value from the two discordant counts, in [0, 1].
+
+    ``min(1, 2 P(X <= min(only_a, only_b)))`` with ``X ~ Binomial(only_a + only_b, 1/2)``, 1 when
+    both are 0: what :func:`paired_comparison` returns, for counts kept without the samples
+    (chapter 3's results file stores how many digits only one attack broke).
+
+    >>> mcnemar_p_value(2, 0)
+    0.5
+    """
+    for name, value in (("only_a", only_a), ("only_b", only_b)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
     n, k = only_a + only_b, min(only_a, only_b)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n  # P(X <= k), X ~ Bin(n, 1/2)
-    return PairedComparison(only_a, only_b, min(1.0, 2 * tail))
+    return min(1.0, 2 * tail)
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

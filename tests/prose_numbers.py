@@ -583,7 +583,6 @@ def check_book(notebooks: Mapping[str, Path | Mapping], *, partial: bool = False
 #: the test fails on it too, so the list only shrinks when outputs start to show a number.
 ALLOWED: dict[str, dict[tuple[str, str], str]] = {
     "*": {
-        ("450", ""): "the test split's size: a fact of load_digits, printed by Getting started",
         ("1,347", ""): "the training split's size: a fact of load_digits, printed by Getting started",
         ("1347", ""): "the training split's size (as a shape): printed by Getting started",
         ("128", ""): "the shared MLP's hidden width: printed by Getting started",

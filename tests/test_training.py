@@ -218,3 +218,17 @@ def test_train_returns_the_model_on_the_device_it_came_from(monkeypatch):
     train(model, x, y, TrainConfig(epochs=1, batch_size=4), device=torch.device("cpu"))
     assert moves == [torch.device("cpu"), torch.device("cpu")]  # to the training device, then home
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_mcnemar_p_value_from_counts_matches_scipy_and_refuses_bad_counts():
+    from scipy.stats import binomtest
+
+    from companion.training import mcnemar_p_value
+
+    for a, b in ((18, 2), (2, 18), (5, 5), (0, 7), (40, 47)):
+        assert math.isclose(mcnemar_p_value(a, b), binomtest(min(a, b), a + b, 0.5).pvalue, rel_tol=1e-9)
+    assert mcnemar_p_value(0, 0) == 1.0
+    with pytest.raises(ValueError, match="only_b must be >= 0, got -1"):
+        mcnemar_p_value(3, -1)
+    with pytest.raises(TypeError, match="only_a must be an int, got float"):
+        mcnemar_p_value(3.0, 1)
