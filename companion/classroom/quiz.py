@@ -445,13 +445,8 @@ def show(chapter: str) -> _Shown:
 # --- Assignments: the quiz graded like any other check --------------------------------------------
 
 
-def grade(chapter: str, responses: dict[str, Any]) -> list[dict[str, Any]]:
-    """Mark ``responses`` (question id -> bool / choice index / number) and display nothing.
-
-    Returns one record per question, ``{"exercise": "quiz-<chapter>-<id>", "correct": bool,
-    "message": str}``, the same fields a check's :class:`~companion.classroom.exercises.Feedback` has.
-    A missing or ``None`` response counts as not answered.
-    """
+def _quiz_for_responses(chapter: str, responses: dict[str, Any]) -> Quiz:
+    """The quiz of ``chapter``, once ``responses`` is checked to be a dict of its question ids."""
     quiz = load(chapter)
     if not isinstance(responses, dict):
         raise TypeError(
@@ -460,6 +455,17 @@ def grade(chapter: str, responses: dict[str, Any]) -> list[dict[str, Any]]:
     unknown = set(responses) - {q.id for q in quiz.questions}
     if unknown:
         raise ValueError(f"responses has ids that are not questions of {chapter}: {sorted(unknown)}")
+    return quiz
+
+
+def grade(chapter: str, responses: dict[str, Any]) -> list[dict[str, Any]]:
+    """Mark ``responses`` (question id -> bool / choice index / number) and display nothing.
+
+    Returns one record per question, ``{"exercise": "quiz-<chapter>-<id>", "correct": bool,
+    "message": str}``, the same fields a check's :class:`~companion.classroom.exercises.Feedback` has.
+    A missing or ``None`` response counts as not answered.
+    """
+    quiz = _quiz_for_responses(chapter, responses)
     records = []
     for q in quiz.questions:
         response = responses.get(q.id)
@@ -577,14 +583,7 @@ def record(chapter: str, responses: dict[str, Any]) -> QuizRecord:
     Each record is ``{"exercise": "quiz-<chapter>-<id>", "correct": None, "response": ...,
     "message": "recorded"}``; the grader fills in ``correct`` from the instructor's key.
     """
-    quiz = load(chapter)
-    if not isinstance(responses, dict):
-        raise TypeError(
-            f"responses must be a dict from question id to answer, got {type(responses).__name__}"
-        )
-    unknown = set(responses) - {q.id for q in quiz.questions}
-    if unknown:
-        raise ValueError(f"responses has ids that are not questions of {chapter}: {sorted(unknown)}")
+    quiz = _quiz_for_responses(chapter, responses)
     return QuizRecord(
         [
             {
