@@ -515,3 +515,17 @@ def test_the_autoattack_table_shows_standard_errors_and_seeds(tmp_path):
         figures.format_autoattack_table([], 0.2)
     with pytest.raises(ValueError, match="path must be a results file"):
         adv.autoattack_results(tmp_path / "missing.json")
+
+
+def test_the_results_file_backs_chapter_3s_paired_claim():
+    """Chapter 3: on the 450 digits AutoAttack is the stronger attack on the PGD-trained model at
+    its training eps, by McNemar's exact test on the digits only one attack broke (every seed)."""
+    from companion.training import mcnemar_p_value
+
+    results = adv.autoattack_results()
+    for seed, models in results["seeds"].items():
+        row = models["pgd"]["0.2"]
+        only_aa, only_pgd = row["broken_by_autoattack_only"], row["broken_by_pgd_only"]
+        assert only_aa > only_pgd, seed
+        assert mcnemar_p_value(only_aa, only_pgd) < 0.01, seed
+        assert row["worst_case"] <= min(row["pgd"], row["autoattack"]), seed
