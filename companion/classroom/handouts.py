@@ -1,19 +1,22 @@
 """Handouts that read well anywhere: a chapter's MyST Markdown as plain Markdown.
 
 The book's chapters are written in MyST, which Jupyter Book renders: exercises are
-sphinx-exercise directives, citations ``{cite:t}`key``` roles, equation references
-``{eq}`label``` roles. JupyterLab and Colab show those as code blocks and backticked roles.
+sphinx-exercise directives, citations and equation references are MyST roles (``cite:t``,
+``cite:p``, ``eq``). JupyterLab and Colab show those as code blocks and backticked roles.
 :func:`plain_markdown` rewrites a student notebook's Markdown cells so that they read as text
 there:
 
-* an exercise (``{exercise}``, or ``{exercise-start}`` ... ``{exercise-end}``) becomes a heading,
+* an exercise directive (a single one, or a start and an end) becomes a heading,
   ``### Exercise 2 (`ex-rnn-step`)``, with its text as a blockquote (the cell keeps the label in
   its metadata, ``companion: {role: exercise, exercise: <label>}``, for the grader);
-* ``{cite:t}`key``` becomes "Cho et al. (2014)" and ``{cite:p}`key``` "(Cho et al., 2014)", and a
+* a ``cite:t`` role becomes "Cho et al. (2014)" and a ``cite:p`` role "(Cho et al., 2014)", and a
   reference list of the works cited ends the References section;
-* a labelled equation ``$$ ... $$ (label)`` is numbered with ``\\tag{n}``, and ``{eq}`label```
-  becomes "(n)"; ``{ref}`` to an exercise becomes "Exercise n", other ``{ref}``/``{doc}`` roles
+* a labelled display equation is numbered with a TeX tag, and an ``eq`` role to it becomes
+  "(n)"; a ``ref`` role to an exercise becomes "Exercise n", other ``ref`` and ``doc`` roles
   their text, and links to the book's other pages (``[notation](notation)``) their text alone.
+
+(The roles are named here without their braces and backticks, so that this text, shown on the
+book's API page and in its PDF, is not itself read as markup.)
 """
 
 from __future__ import annotations
