@@ -136,8 +136,9 @@ def check_page(page, url: str, *, screenshot: Path | None = None, notebook: str 
     page.on("pageerror", on_error)
     page.on("response", on_response)
     try:
-        page.goto(url, wait_until="load")
-        page.wait_for_load_state("networkidle")
+        # Under load a chapter with explorers can take over Playwright's default 30 s to settle.
+        page.goto(url, wait_until="load", timeout=120_000)
+        page.wait_for_load_state("networkidle", timeout=120_000)
         problems = _inspect(page, url, notebook)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
