@@ -114,7 +114,7 @@ def test_sanity_checks_pass_on_the_pgd_trained_model(models, sanity_subset):
     report = adv.sanity_checks(models["pgd"], *sanity_subset, SETUP.eps)
     assert report.problems() == [], str(report)
     assert report.strength[-1][2] <= report.strength[0][2] - 0.03, str(report)  # restarts find more
-    assert report.large_eps_accuracy == 0.0
+    assert report.large_eps_accuracy == 0.0 < report.grey_bound < 0.3  # a tenth or so: one class
     assert [e for e, _ in report.budgets] == [SETUP.eps / 2, SETUP.eps, 0.5]
     accuracies = [a for _, a in report.budgets]
     assert accuracies[0] >= accuracies[1] + 0.1, str(report)  # a larger budget breaks more digits
@@ -157,14 +157,28 @@ def test_sanity_report_lists_each_failed_check():
         budgets=[(0.1, 0.4), (0.2, 0.5), (0.5, 0.1)],
         gradient_free_accuracy=0.2,
         tolerance=0.01,
+        grey_bound=0.08,
     )
     problems = report.problems()
     assert len(problems) == 5, problems
     assert "higher accuracy" in problems[0] and "FGSM" in problems[1]
     assert "rises from 0.400 at eps 0.1 to 0.500 at eps 0.2" in problems[2]
-    assert "not 0" in problems[3] and "gradient-free" in problems[4]
+    assert "0.100, above 0.080" in problems[3] and "gradient-free" in problems[4]
     assert str(report).count("FAILED") == 5
     assert (report.large_eps, report.large_eps_accuracy) == (0.5, 0.1)
+    within = adv.SanityReport(**{**vars(report), "budgets": [(0.1, 0.6), (0.2, 0.5), (0.5, 0.09)]})
+    assert not any("eps 0.5" in p for p in within.problems())  # within the bound plus tolerance
+
+
+def test_grey_image_bound_is_the_share_of_the_grey_images_class(digits):
+    class Constant(torch.nn.Module):  # says 3 for every input, grey or not
+        def forward(self, x):
+            return F.one_hot(torch.full((len(x),), 3), 10).float() + 0 * x.sum(dim=1, keepdim=True)
+
+    x, y = digits.x_test[:100], digits.y_test[:100]
+    assert adv.grey_image_bound(Constant(), x, y) == pytest.approx((y == 3).float().mean().item())
+    # no attack can do better than the grey image: PGD at eps 0.5 on the constant model keeps its class
+    assert adv.robust_accuracy(Constant(), x, y, 0.5) == pytest.approx(adv.grey_image_bound(Constant(), x, y))
 
 
 def test_gradient_free_accuracy_counts_only_adversarials_within_eps(models, sanity_subset):
@@ -305,6 +319,7 @@ def test_functions_reject_bad_arguments(models, digits, evaluation):
         (lambda: adv.sanity_checks(model, x, y, 0.1, tolerance=2.0), ValueError, "tolerance must lie"),
         (lambda: adv.sanity_checks(model, x, y, 0.0), ValueError, "eps must be > 0"),
         (lambda: adv.sanity_checks(model, x, y, 0.2, large_eps=0.2), ValueError, "large_eps must be > eps"),
+        (lambda: adv.sanity_checks(model, x, y, 0.2, large_eps=0.3), ValueError, "large_eps must be >= 0.5"),
         (lambda: adv.count_passes(None, model, x, y), TypeError, "loss_fn must be a function"),
         (
             lambda: adv.count_passes(adv.training_hooks()["standard"], model, x, y[:4]),
