@@ -586,7 +586,6 @@ ALLOWED: dict[str, dict[tuple[str, str], str]] = {
         ("1,347", ""): "the training split's size: a fact of load_digits, printed by Getting started",
         ("1347", ""): "the training split's size (as a shape): printed by Getting started",
         ("128", ""): "the shared MLP's hidden width: printed by Getting started",
-        ("26,122", ""): "the shared MLP's parameters: printed by Getting started",
     },
     "06_probability_exercise.ipynb": {
         ("0.8", ""): "the exercise's given: each query right with probability 0.8 (the code writes "
