@@ -132,25 +132,47 @@ def check_page(page, url: str, *, screenshot: Path | None = None, notebook: str 
     on_console = lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}")  # noqa: E731
     on_error = lambda exc: errors.append(f"page error: {exc}")  # noqa: E731
     on_response = lambda r: r.status >= 400 and errors.append(f"HTTP {r.status}: {r.url}")  # noqa: E731
-    page.on("console", on_console)
-    page.on("pageerror", on_error)
-    page.on("response", on_response)
+    in_flight: set = set()  # the page's requests not yet answered, to name them if it never settles
+    on_request = lambda r: in_flight.add(r)  # noqa: E731
+    on_settled = lambda r: in_flight.discard(r)  # noqa: E731
+    listeners = {
+        "console": on_console, "pageerror": on_error, "response": on_response,
+        "request": on_request, "requestfinished": on_settled, "requestfailed": on_settled,
+    }  # fmt: skip
+    for event, listener in listeners.items():
+        page.on(event, listener)
     try:
-        # Under load a chapter with explorers can take over Playwright's default 30 s to settle.
+        # Under load a chapter with explorers can take over Playwright's default 30 s to load.
         page.goto(url, wait_until="load", timeout=120_000)
-        page.wait_for_load_state("networkidle", timeout=120_000)
-        problems = _inspect(page, url, notebook)
+        problems = _settle(page, in_flight)
+        problems += _inspect(page, url, notebook)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             # A full-page screenshot of the long API page takes over 30 s (Playwright's default)
             # on a loaded 2-core machine: allow more, the test is about the page, not the speed.
             page.screenshot(path=str(screenshot), full_page=True, timeout=120_000)
     finally:
-        page.remove_listener("console", on_console)
-        page.remove_listener("pageerror", on_error)
-        page.remove_listener("response", on_response)
+        for event, listener in listeners.items():
+            page.remove_listener(event, listener)
     errors = [e for e in errors if not any(ignored in e for ignored in IGNORED_CONSOLE)]
     return problems + errors
+
+
+def _settle(page, in_flight: set, seconds: float = 60.0) -> list[str]:
+    """Wait until the page's network is idle; a request still unanswered after ``seconds`` is a problem.
+
+    Playwright's "networkidle" (no request for 500 ms) has, in full test runs on a loaded 2-core
+    machine, timed out on a different page each time with nothing left to load. So on a
+    timeout the page's own requests decide: none unanswered, the page has settled; any left,
+    each is named as a problem.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_load_state("networkidle", timeout=seconds * 1000)
+    except PlaywrightTimeoutError:
+        return [f"request unanswered after {seconds:g} s: {r.url}" for r in list(in_flight)]
+    return []
 
 
 def _inspect(page, url: str, notebook: str | None) -> list[str]:
