@@ -79,6 +79,9 @@ def run_one(path: Path, executed: Path | None) -> None:
     import nbformat
     from nbclient import NotebookClient
 
+    from companion.runtime import poll_kernels_in_slices
+
+    poll_kernels_in_slices()  # a lost wake-up would add the whole timeout to a chapter's time
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP))
     client = NotebookClient(

@@ -31,7 +31,15 @@ T = TypeVar("T")
 #: which :func:`seed_everything` seeds: what torch's own functions use by default).
 Seed = int | torch.Generator | None
 
-__all__ = ["Seed", "default_device", "generator", "progress", "progress_enabled", "seed_everything"]
+__all__ = [
+    "Seed",
+    "default_device",
+    "generator",
+    "poll_kernels_in_slices",
+    "progress",
+    "progress_enabled",
+    "seed_everything",
+]
 
 
 def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
@@ -128,3 +136,44 @@ def progress(iterable: Iterable[T], desc: str | None = None, **kwargs) -> Iterat
     Silent when ``COMPANION_PROGRESS=0``. Extra keyword arguments go to tqdm.
     """
     return iter(tqdm(iterable, desc=desc, disable=not progress_enabled(), leave=False, **kwargs))
+
+
+POLL_SLICE_SECONDS = 1.0
+"""The longest single wait for a kernel message in :func:`poll_kernels_in_slices`."""
+
+
+def poll_kernels_in_slices() -> None:
+    """Make every asyncio Jupyter client wait for a kernel's messages in slices of at most a second.
+
+    A workaround for a lost wake-up in pyzmq's asyncio polling (zeromq/pyzmq#1558): now and
+    then ``await socket.poll(timeout)`` misses the notification of a message that has arrived
+    and sleeps out its whole timeout, then returns the message. nbclient waits for each cell's
+    reply with the cell timeout, so a notebook run (the book build through myst-nb, the
+    grader, the benchmark) would stall for that long, 180 s in a build, and then carry on as if
+    nothing had happened: chapter 2 took 209 s instead of 20 in a build here. Waiting in slices
+    of :data:`POLL_SLICE_SECONDS`, each a fresh poll, caps a lost wake-up at that slice; the
+    overall timeout, and ``queue.Empty`` when it passes, are unchanged.
+
+    Patches ``jupyter_client.channels.AsyncZMQSocketChannel.get_msg`` once per process (a
+    second call does nothing).
+    """
+    import time
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    if getattr(AsyncZMQSocketChannel.get_msg, "_in_slices", False):
+        return
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
+            if await self.socket.poll(int(1000 * min(POLL_SLICE_SECONDS, left))):
+                return await self._recv()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Empty
+
+    get_msg._in_slices = True
+    get_msg.__doc__ = AsyncZMQSocketChannel.get_msg.__doc__
+    AsyncZMQSocketChannel.get_msg = get_msg

@@ -72,3 +72,44 @@ def test_seed_everything_sets_one_torch_thread_by_default():
             companion.seed_everything(0, threads=0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_kernel_messages_are_awaited_in_slices_of_a_second():
+    """poll_kernels_in_slices: a lost wake-up costs a slice, not the whole timeout (pyzmq#1558)."""
+    import asyncio
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    from companion.runtime import POLL_SLICE_SECONDS, poll_kernels_in_slices
+
+    poll_kernels_in_slices()
+    poll_kernels_in_slices()  # idempotent
+    get_msg = AsyncZMQSocketChannel.get_msg
+    assert get_msg._in_slices is True
+
+    class Socket:  # a message that arrived but whose wake-up is lost for the first two polls
+        def __init__(self, ready_after: int | None) -> None:
+            self.polls, self.ready_after = [], ready_after
+
+        async def poll(self, timeout_ms):
+            self.polls.append(timeout_ms)
+            await asyncio.sleep(0)
+            return self.ready_after is not None and len(self.polls) > self.ready_after
+
+    class Channel:
+        def __init__(self, socket) -> None:
+            self.socket = socket
+
+        async def _recv(self):
+            return {"msg_type": "execute_reply"}
+
+    late = Channel(Socket(ready_after=2))
+    assert asyncio.run(get_msg(late, timeout=180)) == {"msg_type": "execute_reply"}
+    assert len(late.socket.polls) == 3 and max(late.socket.polls) <= 1000 * POLL_SLICE_SECONDS
+    forever = Channel(Socket(ready_after=3))
+    assert asyncio.run(get_msg(forever, timeout=None))["msg_type"] == "execute_reply"
+    never = Channel(Socket(ready_after=None))
+    with pytest.raises(Empty):
+        asyncio.run(get_msg(never, timeout=0.01))
+    assert all(0 <= t <= 10 for t in never.socket.polls)

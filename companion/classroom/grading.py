@@ -45,6 +45,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from companion import runtime
 from companion.classroom import exercises, sandbox
 from companion.classroom import quiz as quizzes
 from companion.classroom.assignments import QUIZ_KEY, ROOT, _exercise_start, role
@@ -331,6 +332,7 @@ def _life(
         scratch, limits, contained, uid, hide, name=f"kernel{life}"
     )
     replies: list[dict] = []
+    runtime.poll_kernels_in_slices()  # else a lost wake-up costs a cell its whole timeout
     client = NotebookClient(
         nb,
         km=km,
