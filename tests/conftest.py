@@ -130,6 +130,7 @@ def _run_edition(edition: str, state: SimpleNamespace, with_pdf: bool) -> None:
     """The background thread of one edition: its HTML build, then (``with_pdf``) its PDF."""
     command, out = _build_commands()[edition]
     env = dict(os.environ, COMPANION_PROGRESS="0")
+    start = time.perf_counter()
     with state.log.open("w") as stream:
         process = subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         state.process = process
@@ -138,6 +139,7 @@ def _run_edition(edition: str, state: SimpleNamespace, with_pdf: bool) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             state.returncode = process.wait()
+    state.html_seconds = time.perf_counter() - start
     state.html_done.set()
     if with_pdf and state.returncode == 0:
         state.pdf = _latex_build(*_pdf_inputs(edition))
@@ -151,7 +153,7 @@ def _start_build(edition: str, with_pdf: bool = False) -> None:
     out = _build_commands()[edition][1]
     out.parent.mkdir(parents=True, exist_ok=True)
     state = SimpleNamespace(
-        log=out.with_suffix(".log"), returncode=None, pdf=None,
+        log=out.with_suffix(".log"), returncode=None, pdf=None, html_seconds=None,
         html_done=threading.Event(), pdf_done=threading.Event(),
     )  # fmt: skip
     state.thread = threading.Thread(target=_run_edition, args=(edition, state, with_pdf), daemon=True)
@@ -189,6 +191,36 @@ def pytest_collection_modifyitems(config, items):
         return 2 if _needs_pdf(item) else 1
 
     items.sort(key=order)  # stable
+    _build_tests.update(item.nodeid for item in items if item.get_closest_marker("build"))
+
+
+# --- Stage times, printed at the end of the run (what `make test` spends where) ------------------
+
+_SESSION_START = time.perf_counter()
+_build_tests: set[str] = set()  # node ids of the tests marked `build`
+_last_finish: dict[str, float] = {}  # "unit" or "build": when the last such test finished
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _last_finish["build" if nodeid in _build_tests else "unit"] = time.perf_counter()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """A few lines of stage times: the unit tests, each build and its PDF, the tests of the builds."""
+    lines = []
+    if "unit" in _last_finish:
+        lines.append(f"unit tests, while the builds run: {_last_finish['unit'] - _SESSION_START:6.0f} s")
+    for edition, state in _builds.items():
+        if state.html_seconds is not None:
+            lines.append(f"{edition} HTML build (every notebook executed): {state.html_seconds:6.0f} s")
+        if state.pdf is not None:
+            lines.append(f"{edition} PDF build: {state.pdf.seconds:6.0f} s")
+    if "build" in _last_finish:
+        lines.append(f"tests of the builds, ended at: {_last_finish['build'] - _SESSION_START:6.0f} s")
+    if lines:
+        terminalreporter.write_sep("-", "stage times (from the start of the session)")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def _needs_pdf(item) -> bool:
