@@ -69,6 +69,9 @@ def main() -> None:
         "what": "accuracy on the 450 test digits; worst_case = robust to PGD and every AutoAttack attack",
         "n": len(digits.y_test),
         "eps": list(EPS),
+        "training": {
+            k: getattr(adversarial.Setup(), k) for k in ("eps", "epochs", "batch_size", "train_steps")
+        },
         "pgd": {"steps": 20, "restarts": 5},
         "autoattack": {
             k: getattr(adversarial.AutoAttackSetup(), k)

@@ -250,7 +250,12 @@ def test_default_step_size_crosses_the_ball():
 def test_training_hooks_and_train_models_use_the_setup():
     hooks = adv.training_hooks(SETUP)
     assert list(hooks) == list(adv.MODEL_NAMES)
-    assert SETUP.train_config == TrainConfig(epochs=SETUP.epochs, seed=SETUP.seed)
+    assert SETUP.train_config == TrainConfig(
+        epochs=SETUP.epochs, batch_size=SETUP.batch_size, seed=SETUP.seed
+    )
+    assert SETUP.batch_size == 128  # the chapter's setting (its prose states it)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        adv.Setup(batch_size=64.0)
 
 
 # ---- figures and explorer (companion.figures.adversarial) -----------------------------------
