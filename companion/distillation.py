@@ -38,6 +38,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -341,6 +342,7 @@ class DefenceReport:
     fgsm_scaled: float  # FGSM success, gradient of cross_entropy_at(T)
     zero_gradients: float  # share of inputs whose softmax_cross_entropy gradient is all zero or NaN
     logit_scale: float  # median over inputs of max_i |z_i|
+    boundary_distance: float  # median margin_distance over the correctly classified inputs
 
 
 def evaluate_defence(
@@ -365,12 +367,14 @@ def evaluate_defence(
         FGSM success rates are over all of ``x`` (an input the model already gets
         wrong counts as a success), as :class:`companion.attacks.AttackResult` defines them;
         ``fgsm_on_correct`` is the success of FGSM on ``F`` over the inputs the model
-        classifies correctly (0 when there are none).
+        classifies correctly (0 when there are none); ``boundary_distance`` is the median of
+        :func:`margin_distance` over those same inputs (``nan`` when there are none).
     """
     require_positive("eps", eps, allow_zero=True)
     z = predict_logits(model, x)  # (N, K)
     on_f = fgsm(model, x, y, eps, loss=softmax_cross_entropy).success  # (N,) bool
     right = z.argmax(dim=1) == y  # (N,)
+    distance = margin_distance(model, x[right], y[right]).median().item() if right.any() else math.nan
     return DefenceReport(
         T=require_positive("T", T),
         accuracy=accuracy(model, x, y),
@@ -380,6 +384,7 @@ def evaluate_defence(
         fgsm_scaled=fgsm(model, x, y, eps, loss=cross_entropy_at(T)).success_rate,
         zero_gradients=zero_gradient_fraction(model, x, y, softmax_cross_entropy),
         logit_scale=z.abs().max(dim=1).values.median().item(),
+        boundary_distance=distance,
     )
 
 

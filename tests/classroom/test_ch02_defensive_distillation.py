@@ -35,11 +35,17 @@ def _refuses_t(softmax):
     return candidate
 
 
+def _softmax(z, dim=1):
+    """A stable softmax over ``dim`` written from torch.exp (torch's own is refused in the check)."""
+    e = torch.exp(z - z.max(dim=dim, keepdim=True).values)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
 def _stable(z, T):
     """The exercise's answer, written out (softmax_with_temperature is unavailable in the check)."""
     if not T > 0:
         raise ValueError(f"T must be > 0, got {T}")
-    return torch.softmax(z / T, dim=1)
+    return _softmax(z / T)
 
 
 def test_check_softmax_accepts_a_stable_softmax_and_explains_failures():
@@ -48,21 +54,40 @@ def test_check_softmax_accepts_a_stable_softmax_and_explains_failures():
     assert "T <= 0 is refused" in feedback.message
     naive = _refuses_t(lambda z, T: torch.exp(z / T) / torch.exp(z / T).sum(dim=1, keepdim=True))
     not_yet(check_softmax(naive), "non-finite", "Which shift")
-    not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z, dim=1))), "wrong probabilities")
-    not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z / T, dim=0))), "which dimension")
-    not_yet(check_softmax(lambda z, T: torch.softmax(z / abs(T or 1.0), dim=1)), "should raise ValueError")
+    not_yet(check_softmax(_refuses_t(lambda z, T: _softmax(z))), "wrong probabilities")
+    not_yet(check_softmax(_refuses_t(lambda z, T: _softmax(z / T, dim=0))), "which dimension")
+    not_yet(check_softmax(lambda z, T: _softmax(z / abs(T or 1.0))), "should raise ValueError")
     not_yet(check_softmax(_refuses_t(lambda z, T: (z / T).tolist())), "float tensor of shape (N, K)")
-    not_yet(check_softmax(_refuses_t(lambda z, T: torch.softmax(z / T, dim=1)[:, :5])), "got (6, 5)")
+    not_yet(check_softmax(_refuses_t(lambda z, T: _softmax(z / T)[:, :5])), "got (6, 5)")
 
     def assert_on_t(z, T):
         assert T > 0
-        return torch.softmax(z / T, dim=1)
+        return _softmax(z / T)
 
     not_yet(check_softmax(assert_on_t), "should raise ValueError", "raised AssertionError")
     unavailable = "companion.distillation.softmax_with_temperature is unavailable in exercise"
     not_yet(check_softmax(softmax_with_temperature), unavailable)  # the one-call answer
     not_yet(check_softmax(lambda z, T: softmax_with_temperature(z, T)), unavailable, "your own code")
     assert softmax_with_temperature(torch.zeros(1, 2), 1.0).tolist() == [[0.5, 0.5]], "restored after"
+
+
+@pytest.mark.parametrize(
+    "library",
+    [
+        lambda z, T: torch.softmax(z / T, dim=1),
+        lambda z, T: torch.nn.functional.softmax(z / T, dim=1),
+        lambda z, T: (z / T).softmax(dim=1),
+        lambda z, T: torch.special.softmax(z / T, dim=1),
+        lambda z, T: torch.log_softmax(z / T, dim=1).exp(),
+        lambda z, T: (z / T).log_softmax(dim=1).exp(),
+    ],
+)
+def test_check_softmax_refuses_torchs_own_softmax(library):
+    not_yet(check_softmax(_refuses_t(library)), "called torch's own softmax", "torch.exp")
+    z = torch.tensor([[0.0, 0.0]])  # and every one of them is restored afterwards
+    assert torch.softmax(z, dim=1).tolist() == [[0.5, 0.5]] == z.softmax(dim=1).tolist()
+    assert torch.nn.functional.log_softmax(z, dim=1).exp().tolist() == [[0.5, 0.5]]
+    assert "softmax" not in torch.Tensor.__dict__ and "log_softmax" not in torch.Tensor.__dict__
 
 
 @pytest.mark.parametrize(

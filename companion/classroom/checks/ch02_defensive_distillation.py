@@ -11,7 +11,8 @@ method they check is :mod:`companion.distillation`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -39,20 +40,55 @@ SOFTMAX_TOLERANCE = 1e-4
 """How close (absolute) the student's softmax must come to the float64 reference."""
 
 
+LIBRARY_SOFTMAX = ("softmax", "log_softmax")
+"""The names of torch's own softmax functions, refused while the student's ``my_softmax`` runs."""
+
+
+@contextmanager
+def _without_library_softmax() -> Iterator[None]:
+    """``torch.softmax``, ``F.softmax``, ``torch.special.softmax``, ``Tensor.softmax`` and their
+    ``log_softmax`` raise inside the block: the exercise asks for a softmax written from
+    ``torch.exp``. (A name imported before the check, ``from torch.nn.functional import
+    softmax``, is not caught.)"""
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("it called torch's own softmax; the exercise asks you to write it from torch.exp")
+
+    owners = (torch, torch.nn.functional, torch.special, torch.Tensor)
+    saved = [
+        (owner, name, owner.__dict__.get(name))
+        for owner in owners
+        for name in LIBRARY_SOFTMAX
+        if hasattr(owner, name)
+    ]
+    for owner, name, _ in saved:
+        setattr(owner, name, refuse)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            if original is None:  # inherited (Tensor from TensorBase): remove the shadow
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+
 @exercises.check("ex-distillation-stable", unavailable=("companion.distillation.softmax_with_temperature",))
 def check_softmax(candidate: Callable[[torch.Tensor, float], torch.Tensor] | None) -> str:
     """Is ``candidate(logits, T)`` (the student's ``my_softmax``) a stable softmax at temperature ``T``?
 
     Tries float32 logits ``(6, 10)`` of magnitude up to 1e4 and temperatures from 0.01 to
     1000 against a float64 reference (to :data:`SOFTMAX_TOLERANCE`), and ``T <= 0``, which
-    must raise ``ValueError``. The first failure comes back as a hint.
+    must raise ``ValueError``, with torch's own softmax unavailable
+    (:func:`_without_library_softmax`). The first failure comes back as a hint.
     """
     base = torch.randn(6, 10, generator=generator(0))  # (6, 10)
     for scale in (1.0, 100.0, 1e4, -1e4):
         for T in (0.01, 1.0, 50.0, 1000.0):
             z = (scale * base).float()
             expected = torch.softmax(z.double() / T, dim=1)
-            got = exercises.call(candidate, "my_softmax", z.clone(), T)
+            with _without_library_softmax():
+                got = exercises.call(candidate, "my_softmax", z.clone(), T)
             if not isinstance(got, torch.Tensor) or got.shape != z.shape or not got.is_floating_point():
                 shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
                 raise exercises.NotYet(
@@ -72,7 +108,8 @@ def check_softmax(candidate: Callable[[torch.Tensor, float], torch.Tensor] | Non
                 )
     for T in (0.0, -1.0):
         try:
-            candidate(base.clone(), T)
+            with _without_library_softmax():
+                candidate(base.clone(), T)
         except ValueError:
             continue
         except Exception as error:  # the student's code failed otherwise: a hint, not a crash
