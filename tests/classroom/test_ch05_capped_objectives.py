@@ -150,6 +150,9 @@ def test_check_capped_search_hints_at_each_mistake_without_the_numbers(search):
     subset = carlini_wagner_l2(
         networks["distilled"], x[:6], y[:6], 0.1, steps=20, capped=False, search_steps=5
     )
+    final_iterate = carlini_wagner_l2(  # no keep_best
+        networks["distilled"], x, y, 0.1, steps=20, capped=False, search_steps=5
+    )
     success, l2 = reported[key]
     mean_l2 = (searched[key].adversarial - x).norm(dim=1).mean().item()
     cases = [
@@ -160,6 +163,7 @@ def test_check_capped_search_hints_at_each_mistake_without_the_numbers(search):
         ({**searched, key: AttackResult(x, success, 1)}, reported, "not a result of carlini_wagner_l2"),
         ({**searched, key: fixed_c}, reported, "tried 1 value(s) of c"),
         ({**searched, key: subset}, reported, "attack the chapter's x and y"),
+        ({**searched, key: final_iterate}, reported, "keep_best=True"),
         (swapped_networks, reported, "did you attack that network?"),
         (searched, None, "`reported` is still None"),
         (searched, {**reported, key: success}, "must be a pair"),
