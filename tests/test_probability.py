@@ -379,7 +379,7 @@ def test_the_beta_model_levels_off_below_the_copy_mixture_with_the_same_correlat
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_simulated_beta_votes_match_the_formula(seed):
     q, rho, N = 0.8, 0.3, 40_000
-    for m in (1, 3, 9, 51):
+    for m in (1, 3, 5, 9, 51):  # 5: the chapter's simulation lies 3 standard errors off there
         votes = pr.sample_beta_votes(q, m, N, rho, seed=seed)
         assert votes.shape == (N, m) and votes.dtype == torch.bool
         A = pr.beta_majority_accuracy(q, m, rho)

@@ -389,7 +389,7 @@ def test_coverage_answers_in_other_forms_pass(coverage_run):
     [
         (math.ceil(4 * 0.04 * 0.96 / 0.005**2), "2 standard errors"),
         (math.ceil(0.04 * 0.96 / 0.005**2), "one standard error"),
-        (math.ceil(pr.Z_95**2 * 0.04 * 0.96 / 0.0025**2), "half-width"),
+        (math.ceil(pr.Z_95**2 * 0.04 * 0.96 / 0.01**2), "half-width"),  # the whole width 0.01
         (100, "solve"),
         (COVERAGE_N - 0.5, "whole number"),
         (0, "whole number"),

@@ -421,7 +421,7 @@ def _require_coverage_setting(P: object, half_width: object, repeats: object) ->
 _DRAWS_SLIPS = (  # (N as a multiple of the right one, the hint for that slip)
     (4 / Z_95**2, "You used 2 standard errors; the 95% band reaches Z_95 (about 1.96) standard errors."),
     (1 / Z_95**2, "That makes one standard error as wide as the band; a 95% band spans Z_95 of them."),
-    (4.0, "The band is +-half_width around P: use the half-width, not the whole width."),
+    (1 / 4, "The band is +-half_width around P: use the half-width, not the whole width."),
 )
 
 
