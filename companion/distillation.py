@@ -318,12 +318,14 @@ def margin_distance(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch
     """First-order L2 distance to the decision boundary, ``-m(x) / ||grad_x m(x)||``, ``(N,)``.
 
     ``m = max_{i != y} z_i - z_y`` is the logit margin (:func:`logit_margin`), negative where
-    the model is right. Linearising ``m`` around ``x``, the margin reaches 0 after an L2 step
-    of ``-m / ||grad_x m||`` along its gradient (the step DeepFool takes, Moosavi-Dezfooli et
-    al. 2016). Unlike the gradient's norm, the ratio does not change when the logits are
-    multiplied by a constant: it compares how steep two networks are relative to the size of
-    their logits. Positive on correctly classified inputs, ``<= 0`` on the others (already
-    across the boundary); ``inf`` where the gradient is exactly zero and the margin negative.
+    the model is right. Linearising ``m`` around ``x``, the margin reaches 0 after an L2 step of
+    ``-m / ||grad_x m||`` along its gradient: DeepFool's first linearised step towards the
+    runner-up class (Moosavi-Dezfooli et al. 2016 take the nearest over all classes, so this is
+    an upper bound on their first step). Unlike the gradient's norm, the ratio does not change
+    when the logits are multiplied by a constant: it compares how steep two networks are
+    relative to the size of their logits. Positive on correctly classified inputs, ``<= 0`` on
+    the others (already across the boundary); ``inf`` where the gradient is exactly zero and the
+    margin negative.
     """
     gradient = input_gradient(model, x, y, logit_margin).flatten(1)  # (N, D)
     margin = logit_margin(predict_logits(model, x), y)  # (N,), negative where right
