@@ -169,7 +169,8 @@ def format_autoattack_table(results: Mapping, eps: float, seed: str = "0") -> st
     One row per model of training seed ``seed``: clean, FGSM, PGD, AutoAttack and worst-case
     accuracy (robust to every attack), each with its binomial standard error (``+-``), and the
     per-example comparison of the two: the digits only AutoAttack broke and those only PGD
-    broke; then, when the file holds several seeds, the worst case's mean and range over them.
+    broke; then, when the file holds several seeds, the worst case's mean and range over them and
+    each seed's clean accuracy.
     """
     if not isinstance(results, Mapping) or "seeds" not in results or "n" not in results:
         raise TypeError("results must be what companion.adversarial.autoattack_results returns")
@@ -198,4 +199,9 @@ def format_autoattack_table(results: Mapping, eps: float, seed: str = "0") -> st
             mean = sum(values) / len(values)
             label = LABELS.get(name, name)
             lines.append(f"  {label:>8}: mean {mean:.3f}, from {min(values):.3f} to {max(values):.3f}")
+        lines.append(f"clean accuracy over training seeds {', '.join(seeds)}:")
+        for name in rows_of:
+            values = [seeds[s][name][key]["clean"] for s in seeds]
+            shown = ", ".join(f"{v:.3f}" for v in values)
+            lines.append(f"  {LABELS.get(name, name):>8}: {shown}")
     return "\n".join(lines)
