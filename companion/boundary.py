@@ -328,24 +328,28 @@ def boundary_attack(
 
     Notes
     -----
-    Departures from the paper and from Foolbox 3.3.4's ``BoundaryAttack``:
+    Departures from the paper's text, from the authors' reference code (Foolbox 1's
+    ``BoundaryAttack``) and from Foolbox 3.3.4's:
 
-    - Start: the paper rejection-samples uniform noise and uses it as is; Foolbox blends it with
-      ``x`` by a linear search in 50 steps; we binary-search the blend (``search_steps``
-      halvings, fewer queries).
-    - Queries: as in the paper's code, ``x_sph`` is queried every step and ``x_new`` only where
-      ``x_sph`` is adversarial (one or two queries per step). Foolbox queries ``x_new`` every
-      step and ``x_sph`` every tenth.
+    - Start: the paper's text rejection-samples uniform noise and uses it as is; the reference
+      code and Foolbox 3 blend it with ``x`` (Foolbox 3 by a linear search in 50 steps); we
+      binary-search the blend (``search_steps`` halvings, fewer queries).
+    - Queries: as the paper's text describes the step, ``x_sph`` is queried every step and
+      ``x_new`` only where ``x_sph`` is adversarial (one or two queries per step). The
+      reference code queries ``x_sph`` only every tenth step and tries up to 25 candidates per
+      step; Foolbox 3 queries ``x_new`` every step and ``x_sph`` every tenth.
     - Adaptation: ``delta`` from the orthogonal success rate only and ``epsilon`` from the source
-      success rate only, as the paper's text describes; Foolbox also scales ``epsilon`` with
-      ``delta`` and adapts ``epsilon`` at thresholds of its own. Rates over consecutive blocks of
+      success rate only, as the paper's text describes; the reference code and Foolbox 3 also
+      scale ``epsilon`` with ``delta``, and Foolbox 3 adapts ``epsilon`` from the share of all
+      proposals, at thresholds of its own. Rates over consecutive blocks of
       ``window`` trials (Foolbox: sliding windows of the last 100 and 30 trials, sampled every
       tenth step). ``epsilon`` is capped at :data:`MAX_SOURCE_STEP`.
     - Success-rate target: Brendel et al. tune ``delta`` so that about half of the orthogonal
       steps stay adversarial. With blocks of 5 our rule keeps the step size at any rate from 1
-      to 2 of 5: it has no single target and may settle below half, with smaller orthogonal
-      steps than the paper's. ``benchmarks/boundary_vs_foolbox.py`` and
-      ``tests/test_boundary.py`` compare the distances with Foolbox's at equal queries.
+      to 2 of 5; growing (3 or more) and shrinking (none) balance near three successes in ten,
+      below half, so it keeps the orthogonal step larger than a rule aiming at half.
+      ``benchmarks/boundary_vs_foolbox.py`` and ``tests/test_boundary.py`` compare the distances
+      with Foolbox's at equal queries.
     - Stalling: near the end both step sizes keep shrinking, so the distance stalls and later
       steps spend queries without progress. The attack never stops early (Foolbox stops a
       sample once its ``epsilon < 1e-7``): choose ``steps`` from where ``l2_history`` levels
