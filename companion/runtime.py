@@ -149,8 +149,8 @@ def poll_kernels_in_slices() -> None:
     then ``await socket.poll(timeout)`` misses the notification of a message that has arrived
     and sleeps out its whole timeout, then returns the message. nbclient waits for each cell's
     reply with the cell timeout, so a notebook run (the book build through myst-nb, the
-    grader, the benchmark) would stall for that long, 180 s in a build, and then carry on as if
-    nothing had happened: chapter 2 took 209 s instead of 20 in a build here. Waiting in slices
+    grader, the benchmark) would stall for that long (``execute.timeout`` in ``_config.yml`` for a
+    build) and then carry on as if nothing had happened. Waiting in slices
     of :data:`POLL_SLICE_SECONDS`, each a fresh poll, caps a lost wake-up at that slice; the
     overall timeout, and ``queue.Empty`` when it passes, are unchanged.
 
