@@ -527,6 +527,10 @@ def test_the_autoattack_table_shows_standard_errors_and_seeds(tmp_path):
     assert table.splitlines()[0].split()[-4:] == ["AA", "only", "PGD", "only"]
     pgd_row = next(line for line in table.splitlines() if line.split()[0] == "PGD-AT")
     assert pgd_row.split()[-2:] == ["9", "3"]  # AA only, PGD only
+    assert table.splitlines()[-4:] == [  # each seed's clean accuracy, per model
+        "clean accuracy over training seeds 0, 1:",
+        *(f"  {adv.LABELS[name]:>8}: 0.960, 0.960" for name in adv.MODEL_NAMES),
+    ]
     with pytest.raises(ValueError, match="seed must be one of"):
         figures.format_autoattack_table(results, 0.2, seed="7")
     with pytest.raises(ValueError, match="eps must be one of"):

@@ -264,6 +264,20 @@ def test_headline_distillation_masks_gradients_and_logit_attacks_break_it(report
     assert student.fgsm_scaled >= 0.8 * standard.fgsm_probabilities
 
 
+def test_defence_report_gives_the_median_distance_over_the_correct_digits(
+    digits, trained_mlp, distilled, reports
+):
+    """DefenceReport.boundary_distance, the sweep's last column, is the median of margin_distance over
+    the digits the model gets right, for the standard network and the distilled student alike."""
+    x, y = digits.x_test, digits.y_test
+    for model, report in zip((trained_mlp[0], distilled.student), reports, strict=True):
+        right = predict_logits(model, x).argmax(dim=1) == y
+        assert report.boundary_distance == pytest.approx(
+            margin_distance(model, x[right], y[right]).median().item()
+        )
+        assert 0 < report.boundary_distance < 2  # an L2 distance within the 8x8 digits' box
+
+
 def test_distilled_logits_are_not_flatter_relative_to_their_size(digits, trained_mlp, distilled):
     """The margin's input gradient grows with the logits (about T times larger): the scale-free
     first-order distance to the boundary, -m / |grad m|, is about the standard network's (the
